@@ -1,0 +1,256 @@
+//! Requesters' public keys: what they are, and checking their signatures.
+//!
+//! Verification uses the pure-Rust `rsa`, `p256` and `p384` crates (SPEC §7:
+//! they are safe for public-key operations; the CA's own private key lives in
+//! [`crate::signer`] on aws-lc-rs).
+
+use der::asn1::ObjectIdentifier;
+use der::{Decode, Encode};
+use p256::ecdsa::signature::hazmat::PrehashVerifier;
+use sha1::Sha1;
+use sha2::{Digest as _, Sha256, Sha384, Sha512};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+
+use crate::oids;
+
+/// Largest RSA modulus we will even parse; the profile decides what is allowed.
+const RSA_PARSE_LIMIT_BITS: usize = 16384;
+
+/// The algorithm and size of a public key, as the key policy sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyAlgorithm {
+    /// RSA with a modulus of this many bits.
+    Rsa {
+        /// Modulus size in bits.
+        bits: usize,
+    },
+    /// ECDSA on NIST P-256.
+    EcP256,
+    /// ECDSA on NIST P-384.
+    EcP384,
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyAlgorithm::Rsa { bits } => write!(f, "RSA {bits}"),
+            KeyAlgorithm::EcP256 => f.write_str("ECDSA P-256"),
+            KeyAlgorithm::EcP384 => f.write_str("ECDSA P-384"),
+        }
+    }
+}
+
+/// A digest algorithm allowed in signatures (SHA-2 only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl DigestAlgorithm {
+    /// The digest algorithm named by a digest `AlgorithmIdentifier` OID.
+    pub fn from_oid(oid: &ObjectIdentifier) -> Option<Self> {
+        match *oid {
+            oids::SHA256 => Some(DigestAlgorithm::Sha256),
+            oids::SHA384 => Some(DigestAlgorithm::Sha384),
+            oids::SHA512 => Some(DigestAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Hashes `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        match self {
+            DigestAlgorithm::Sha256 => Sha256::digest(data).to_vec(),
+            DigestAlgorithm::Sha384 => Sha384::digest(data).to_vec(),
+            DigestAlgorithm::Sha512 => Sha512::digest(data).to_vec(),
+        }
+    }
+}
+
+/// A signature algorithm: the key family and the digest it signs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignatureAlgorithm {
+    rsa: bool,
+    digest: DigestAlgorithm,
+}
+
+impl SignatureAlgorithm {
+    /// Reads a signature `AlgorithmIdentifier`. CMS SignerInfos may name the
+    /// bare key algorithm (`rsaEncryption`), in which case `digest` (the
+    /// SignerInfo's digestAlgorithm) supplies the hash.
+    pub fn from_identifier(
+        alg: &AlgorithmIdentifierOwned,
+        digest: Option<DigestAlgorithm>,
+    ) -> Option<Self> {
+        use DigestAlgorithm::*;
+        let (rsa, named) = match alg.oid {
+            oids::SHA256_WITH_RSA => (true, Some(Sha256)),
+            oids::SHA384_WITH_RSA => (true, Some(Sha384)),
+            oids::SHA512_WITH_RSA => (true, Some(Sha512)),
+            oids::ECDSA_WITH_SHA256 => (false, Some(Sha256)),
+            oids::ECDSA_WITH_SHA384 => (false, Some(Sha384)),
+            oids::ECDSA_WITH_SHA512 => (false, Some(Sha512)),
+            oids::RSA_ENCRYPTION => (true, None),
+            oids::EC_PUBLIC_KEY => (false, None),
+            _ => return None,
+        };
+        let digest = match (named, digest) {
+            (Some(n), Some(d)) if n != d => return None,
+            (Some(n), _) => n,
+            (None, d) => d?,
+        };
+        Some(SignatureAlgorithm { rsa, digest })
+    }
+
+    /// The digest this algorithm signs.
+    pub fn digest(self) -> DigestAlgorithm {
+        self.digest
+    }
+}
+
+/// Why a public key cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnsupportedKey(pub String);
+
+enum Verifier {
+    Rsa(rsa::RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+/// A parsed public key that can verify signatures.
+pub struct PublicKey {
+    spki: SubjectPublicKeyInfoOwned,
+    spki_der: Vec<u8>,
+    algorithm: KeyAlgorithm,
+    verifier: Verifier,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("algorithm", &self.algorithm)
+            .field("sha256", &hex::encode(self.sha256_fingerprint()))
+            .finish()
+    }
+}
+
+impl PublicKey {
+    /// Parses a SubjectPublicKeyInfo. RSA and ECDSA P-256/P-384 are known;
+    /// any other algorithm is [`UnsupportedKey`].
+    pub fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<Self, UnsupportedKey> {
+        let bits = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| UnsupportedKey("public key is not a whole number of octets".into()))?;
+        let (algorithm, verifier) = match spki.algorithm.oid {
+            oids::RSA_ENCRYPTION => {
+                let key = rsa::pkcs1::RsaPublicKey::from_der(bits)
+                    .map_err(|e| UnsupportedKey(format!("bad RSA public key: {e}")))?;
+                let n = rsa::BigUint::from_bytes_be(key.modulus.as_bytes());
+                let e = rsa::BigUint::from_bytes_be(key.public_exponent.as_bytes());
+                let key = rsa::RsaPublicKey::new_with_max_size(n, e, RSA_PARSE_LIMIT_BITS)
+                    .map_err(|e| UnsupportedKey(format!("unusable RSA public key: {e}")))?;
+                let bits = rsa::traits::PublicKeyParts::n(&key).bits();
+                (KeyAlgorithm::Rsa { bits }, Verifier::Rsa(key))
+            }
+            oids::EC_PUBLIC_KEY => {
+                let curve = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+                    .ok_or_else(|| UnsupportedKey("EC key without a named curve".into()))?;
+                match curve {
+                    oids::SECP256R1 => (
+                        KeyAlgorithm::EcP256,
+                        Verifier::P256(
+                            p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                                .map_err(|_| UnsupportedKey("bad P-256 point".into()))?,
+                        ),
+                    ),
+                    oids::SECP384R1 => (
+                        KeyAlgorithm::EcP384,
+                        Verifier::P384(
+                            p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                                .map_err(|_| UnsupportedKey("bad P-384 point".into()))?,
+                        ),
+                    ),
+                    other => return Err(UnsupportedKey(format!("EC curve {other} is not supported"))),
+                }
+            }
+            other => {
+                return Err(UnsupportedKey(format!(
+                    "key algorithm {other} is not supported"
+                )))
+            }
+        };
+        let spki_der = spki
+            .to_der()
+            .map_err(|e| UnsupportedKey(format!("cannot re-encode the key: {e}")))?;
+        Ok(PublicKey {
+            spki: spki.clone(),
+            spki_der,
+            algorithm,
+            verifier,
+        })
+    }
+
+    /// The key's algorithm and size.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// The SubjectPublicKeyInfo.
+    pub fn spki(&self) -> &SubjectPublicKeyInfoOwned {
+        &self.spki
+    }
+
+    /// The DER of the SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki_der
+    }
+
+    /// SHA-256 over the DER SubjectPublicKeyInfo: the fingerprint printed on the
+    /// acceptance act and used to find duplicate keys.
+    pub fn sha256_fingerprint(&self) -> [u8; 32] {
+        Sha256::digest(&self.spki_der).into()
+    }
+
+    /// The key identifier of RFC 5280 §4.2.1.2 method 1 (SHA-1 of the
+    /// subjectPublicKey bits), as openssl and CryptoAPI compute it.
+    pub fn key_identifier(&self) -> [u8; 20] {
+        key_identifier(&self.spki)
+    }
+
+    /// Verifies `signature` over `message` with `alg`. Any failure is `false`:
+    /// the caller reports it with the reason code that fits where it was.
+    pub fn verify(&self, alg: SignatureAlgorithm, message: &[u8], signature: &[u8]) -> bool {
+        let hash = alg.digest.digest(message);
+        match (&self.verifier, alg.rsa) {
+            (Verifier::Rsa(key), true) => {
+                let scheme = match alg.digest {
+                    DigestAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
+                    DigestAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<Sha384>(),
+                    DigestAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<Sha512>(),
+                };
+                key.verify(scheme, &hash, signature).is_ok()
+            }
+            (Verifier::P256(key), false) => p256::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| key.verify_prehash(&hash, &sig).is_ok()),
+            (Verifier::P384(key), false) => p384::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| key.verify_prehash(&hash, &sig).is_ok()),
+            _ => false,
+        }
+    }
+}
+
+/// SHA-1 of the subjectPublicKey BIT STRING contents (RFC 5280 §4.2.1.2 (1)).
+pub fn key_identifier(spki: &SubjectPublicKeyInfoOwned) -> [u8; 20] {
+    Sha1::digest(spki.subject_public_key.raw_bytes()).into()
+}

@@ -1,0 +1,186 @@
+//! The CA's key store on disk: `ca.key.pem` (PKCS#8, optionally encrypted
+//! with a passphrase) and `ca.cert.pem`, in the data directory.
+//!
+//! - First start: a key is generated, the key file written owner-only (0600,
+//!   directory 0700), and a self-signed CA certificate made from `ca.toml`.
+//! - Later starts, or a CA issued by a parent: both files are loaded and
+//!   checked to belong together; a key file that others may read is refused.
+//!
+//! The key never leaves this module and [`crate::signer`] except as a signer.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use der::pem::LineEnding;
+use pkcs8::{EncryptedPrivateKeyInfo, SecretDocument};
+use zeroize::Zeroizing;
+
+use crate::authority::{CertificateAuthority, PublicationUrls};
+use crate::error::{Error, Result};
+use crate::policy::CaPolicy;
+use crate::signer::SoftwareSigner;
+
+/// The private key file name.
+pub const KEY_FILE: &str = "ca.key.pem";
+/// The CA certificate file name.
+pub const CERT_FILE: &str = "ca.cert.pem";
+
+/// PBKDF2-HMAC-SHA256 rounds for an encrypted key file (OWASP 2023 figure).
+const PBKDF2_ROUNDS: u32 = 600_000;
+
+/// Whether the CA was created now or loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// A new key and self-signed certificate were written.
+    Created,
+    /// An existing key and certificate were loaded.
+    Loaded,
+}
+
+/// Opens the CA in `dir`, creating it on first start.
+///
+/// `passphrase` encrypts a new key file and decrypts an encrypted one.
+pub fn open_or_create(
+    dir: &Path,
+    policy: &CaPolicy,
+    passphrase: Option<&[u8]>,
+    now: DateTime<Utc>,
+) -> Result<(CertificateAuthority, Opened)> {
+    let key_path = dir.join(KEY_FILE);
+    let cert_path = dir.join(CERT_FILE);
+    match (key_path.exists(), cert_path.exists()) {
+        (true, true) => Ok((load(&key_path, &cert_path, policy, passphrase)?, Opened::Loaded)),
+        (false, false) => Ok((create(dir, policy, passphrase, now)?, Opened::Created)),
+        (true, false) => Err(Error::key_store(format!(
+            "{} exists but {} does not: put the CA certificate for this key there \
+             (or remove the key if an interrupted first start left it)",
+            key_path.display(),
+            cert_path.display()
+        ))),
+        (false, true) => Err(Error::key_store(format!(
+            "{} exists but its key {} does not",
+            cert_path.display(),
+            key_path.display()
+        ))),
+    }
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |e| Error::key_store(format!("{}: {e}", path.display()))
+}
+
+fn create(
+    dir: &Path,
+    policy: &CaPolicy,
+    passphrase: Option<&[u8]>,
+    now: DateTime<Utc>,
+) -> Result<CertificateAuthority> {
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_error(dir))?;
+    let (signer, pkcs8) = SoftwareSigner::generate(policy.key_algorithm)?;
+    let key_pem = key_to_pem(&pkcs8, passphrase)?;
+    let ca = CertificateAuthority::create_self_signed(Box::new(signer), policy, now)?;
+    let cert_pem = der::pem::encode_string("CERTIFICATE", LineEnding::LF, ca.certificate_der())
+        .map_err(|e| Error::internal(e.to_string()))?;
+    // Both go to temporary names first; the certificate is renamed into place
+    // last, so a crash leaves either nothing or a key without a certificate,
+    // which the next start reports instead of silently making a second CA.
+    let key_tmp = dir.join(format!("{KEY_FILE}.tmp"));
+    let cert_tmp = dir.join(format!("{CERT_FILE}.tmp"));
+    write_new(&key_tmp, key_pem.as_bytes(), 0o600)?;
+    write_new(&cert_tmp, cert_pem.as_bytes(), 0o644)?;
+    fs::rename(&key_tmp, dir.join(KEY_FILE)).map_err(io_error(&key_tmp))?;
+    fs::rename(&cert_tmp, dir.join(CERT_FILE)).map_err(io_error(&cert_tmp))?;
+    Ok(ca)
+}
+
+fn write_new(path: &PathBuf, bytes: &[u8], mode: u32) -> Result<()> {
+    let _ = fs::remove_file(path); // a leftover from an interrupted start
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io_error(path))?;
+    f.write_all(bytes).map_err(io_error(path))?;
+    f.sync_all().map_err(io_error(path))
+}
+
+fn key_to_pem(pkcs8: &[u8], passphrase: Option<&[u8]>) -> Result<Zeroizing<String>> {
+    let pem_err = |e: pkcs8::Error| Error::key_store(format!("key encoding: {e}"));
+    match passphrase {
+        None => SecretDocument::try_from(pkcs8)
+            .map_err(|e| Error::key_store(e.to_string()))?
+            .to_pem("PRIVATE KEY", LineEnding::LF)
+            .map_err(|e| Error::key_store(e.to_string())),
+        Some(pass) => {
+            let mut salt = [0u8; 16];
+            let mut iv = [0u8; 16];
+            aws_lc_rs::rand::fill(&mut salt).map_err(|_| Error::key_store("CSPRNG failed"))?;
+            aws_lc_rs::rand::fill(&mut iv).map_err(|_| Error::key_store("CSPRNG failed"))?;
+            let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ROUNDS, &salt, &iv)
+                .map_err(|e| Error::key_store(format!("key encryption: {e}")))?;
+            pkcs8::PrivateKeyInfo::try_from(pkcs8)
+                .and_then(|info| info.encrypt_with_params(params, pass))
+                .map_err(pem_err)?
+                .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+                .map_err(|e| Error::key_store(e.to_string()))
+        }
+    }
+}
+
+fn load(
+    key_path: &Path,
+    cert_path: &Path,
+    policy: &CaPolicy,
+    passphrase: Option<&[u8]>,
+) -> Result<CertificateAuthority> {
+    let mode = fs::metadata(key_path).map_err(io_error(key_path))?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::key_store(format!(
+            "{} is readable by others (mode {:o}); run: chmod 600 {}",
+            key_path.display(),
+            mode & 0o777,
+            key_path.display()
+        )));
+    }
+    let key_pem = Zeroizing::new(fs::read_to_string(key_path).map_err(io_error(key_path))?);
+    let (label, doc) = SecretDocument::from_pem(&key_pem)
+        .map_err(|e| Error::key_store(format!("{}: not a PEM key: {e}", key_path.display())))?;
+    let pkcs8 = match label {
+        "PRIVATE KEY" => doc,
+        "ENCRYPTED PRIVATE KEY" => {
+            let pass = passphrase.ok_or_else(|| {
+                Error::key_store(format!(
+                    "{} is encrypted: set CA_KEY_PASSPHRASE",
+                    key_path.display()
+                ))
+            })?;
+            EncryptedPrivateKeyInfo::try_from(doc.as_bytes())
+                .and_then(|info| info.decrypt(pass))
+                .map_err(|_| {
+                    Error::key_store(format!(
+                        "{}: cannot decrypt (wrong passphrase?)",
+                        key_path.display()
+                    ))
+                })?
+        }
+        other => {
+            return Err(Error::key_store(format!(
+                "{}: PEM label {other:?}; expected PKCS#8 (convert with `openssl pkcs8 -topk8`)",
+                key_path.display()
+            )))
+        }
+    };
+    let signer = SoftwareSigner::from_pkcs8(pkcs8.as_bytes())?;
+    let cert_pem = fs::read_to_string(cert_path).map_err(io_error(cert_path))?;
+    let (label, cert_der) = der::pem::decode_vec(cert_pem.as_bytes())
+        .map_err(|e| Error::key_store(format!("{}: not a PEM certificate: {e}", cert_path.display())))?;
+    if label != "CERTIFICATE" {
+        return Err(Error::key_store(format!("{}: PEM label {label:?} is not CERTIFICATE", cert_path.display())));
+    }
+    CertificateAuthority::new(Box::new(signer), cert_der, PublicationUrls::from_policy(policy))
+}

@@ -1,0 +1,36 @@
+//! `ca-core`: the domain of the Client-Bank certification authority.
+//!
+//! It knows nothing of HTTP, SQL or async runtimes. It holds:
+//! - the formats: unwrapping a CMS-wrapped PKCS#10 request ([`envelope`],
+//!   [`csr`], [`ber`]), building certificates ([`certificate`]) and CRLs
+//!   ([`crl`]);
+//! - the policy files ([`policy`]) and the request type rule ([`request_type`]);
+//! - the CA itself ([`authority`]), its signer ([`signer`]) and key store
+//!   ([`keystore`]);
+//! - one error type with the SPEC's reason codes ([`error`]).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod authority;
+pub mod ber;
+pub mod certificate;
+pub mod crl;
+pub mod csr;
+pub mod envelope;
+pub mod error;
+pub mod keys;
+pub mod keystore;
+pub mod oids;
+pub mod policy;
+pub mod request_type;
+pub mod serial;
+pub mod signer;
+pub mod subject;
+pub mod time;
+mod tlv;
+
+#[cfg(test)]
+mod test_support;
+
+pub use authority::{CertificateAuthority, PublicationUrls};
+pub use error::{Error, ErrorKind, Reason, Result};

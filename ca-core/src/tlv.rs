@@ -1,0 +1,49 @@
+//! A minimal walker over DER that has already been validated by the `der`
+//! decoder, for the few places where the exact signed bytes are needed
+//! (RFC 5652 §5.4: the signature covers the signed attributes as encoded).
+
+/// Splits one TLV off `input`: (first identifier octet, the whole TLV, its
+/// contents, what follows). Only single-octet tags, which is all the CMS and
+/// PKCS#10 structures use. `None` on anything out of bounds.
+pub(crate) fn split(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+    let tag = *input.first()?;
+    if tag & 0x1f == 0x1f {
+        return None;
+    }
+    let first = *input.get(1)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for i in 0..count {
+            len = (len << 8) | usize::from(*input.get(2 + i)?);
+        }
+        (len, 2 + count)
+    };
+    let end = header.checked_add(len)?;
+    if end > input.len() {
+        return None;
+    }
+    Some((tag, &input[..end], &input[header..end], &input[end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn splits_short_and_long_forms_and_refuses_overruns() {
+        let (tag, whole, content, rest) = split(&[0x04, 0x01, 0xaa, 0x05, 0x00]).unwrap();
+        assert_eq!((tag, whole, content, rest), (4, &[4, 1, 0xaa][..], &[0xaa][..], &[5, 0][..]));
+        let mut long = vec![0x04, 0x81, 0x80];
+        long.extend([1u8; 0x80]);
+        assert_eq!(split(&long).unwrap().2.len(), 0x80);
+        assert!(split(&[0x04, 0x02, 0xaa]).is_none());
+        assert!(split(&[0x04, 0x80]).is_none());
+        assert!(split(&[]).is_none());
+    }
+}
