@@ -57,7 +57,10 @@ pub struct CertificateAuthority {
 impl std::fmt::Debug for CertificateAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertificateAuthority")
-            .field("subject", &self.certificate.tbs_certificate.subject.to_string())
+            .field(
+                "subject",
+                &self.certificate.tbs_certificate.subject.to_string(),
+            )
             .field("key_id", &hex::encode(&self.key_id))
             .finish_non_exhaustive()
     }
@@ -164,13 +167,17 @@ impl CertificateAuthority {
             extension(
                 oids::SUBJECT_KEY_IDENTIFIER,
                 false,
-                &SubjectKeyIdentifier(OctetString::new(key_id.clone()).map_err(|e| Error::internal(e.to_string()))?),
+                &SubjectKeyIdentifier(
+                    OctetString::new(key_id.clone()).map_err(|e| Error::internal(e.to_string()))?,
+                ),
             )?,
             extension(
                 oids::AUTHORITY_KEY_IDENTIFIER,
                 false,
                 &AuthorityKeyIdentifier {
-                    key_identifier: Some(OctetString::new(key_id).map_err(|e| Error::internal(e.to_string()))?),
+                    key_identifier: Some(
+                        OctetString::new(key_id).map_err(|e| Error::internal(e.to_string()))?,
+                    ),
                     authority_cert_issuer: None,
                     authority_cert_serial_number: None,
                 },

@@ -10,19 +10,18 @@ use chrono::{DateTime, Utc};
 use der::asn1::{Ia5String, OctetString};
 use der::Decode;
 use flagset::FlagSet;
+use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::certificate::{TbsCertificate, Version};
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
     AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
-    CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage,
-    SubjectKeyIdentifier,
+    CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
-use spki::SubjectPublicKeyInfoOwned;
 
 use crate::authority::{extension, sign_tbs, CertificateAuthority};
 use crate::error::{Error, Result};
@@ -66,7 +65,9 @@ impl CertificateAuthority {
             return Err(Error::internal("notAfter must be later than notBefore"));
         }
         if params.not_after > self.not_after() {
-            return Err(Error::internal("notAfter is past the CA certificate's notAfter"));
+            return Err(Error::internal(
+                "notAfter is past the CA certificate's notAfter",
+            ));
         }
         // RFC 5280 §4.1.2.6: an end-entity certificate has a non-empty subject.
         if params.subject.0.is_empty() {
@@ -143,9 +144,9 @@ impl CertificateAuthority {
                 false,
                 &AuthorityInfoAccessSyntax(vec![AccessDescription {
                     access_method: oids::CA_ISSUERS,
-                    access_location: GeneralName::UniformResourceIdentifier(ia5(
-                        &self.urls().ca_issuers,
-                    )?),
+                    access_location: GeneralName::UniformResourceIdentifier(ia5(&self
+                        .urls()
+                        .ca_issuers)?),
                 }]),
             )?,
         ]);
@@ -175,7 +176,9 @@ impl CertificateAuthority {
             return Err(Error::internal("the TBSCertificate names another issuer"));
         }
         if tbs.signature != self.signer().algorithm() {
-            return Err(Error::internal("the TBSCertificate names another signature algorithm"));
+            return Err(Error::internal(
+                "the TBSCertificate names another signature algorithm",
+            ));
         }
         sign_tbs(self.signer(), tbs)
     }

@@ -182,7 +182,11 @@ impl CertificateAuthority {
                 exts.push(extension(oids::CRL_REASON, false, &reason)?);
             }
             if let Some(when) = entry.invalidity_date {
-                exts.push(extension(oids::INVALIDITY_DATE, false, &generalized_time(when)?)?);
+                exts.push(extension(
+                    oids::INVALIDITY_DATE,
+                    false,
+                    &generalized_time(when)?,
+                )?);
             }
             RevokedCert {
                 serial_number: entry.serial,
@@ -198,9 +202,7 @@ impl CertificateAuthority {
                 oids::AUTHORITY_KEY_IDENTIFIER,
                 false,
                 &AuthorityKeyIdentifier {
-                    key_identifier: Some(
-                        OctetString::new(self.key_id()).map_err(encode_err)?,
-                    ),
+                    key_identifier: Some(OctetString::new(self.key_id()).map_err(encode_err)?),
                     authority_cert_issuer: None,
                     authority_cert_serial_number: None,
                 },
@@ -209,7 +211,11 @@ impl CertificateAuthority {
         ];
         if let Some(base) = params.delta_base {
             // RFC 5280 §5.2.4: the delta CRL indicator is critical.
-            crl_exts.push(extension(oids::DELTA_CRL_INDICATOR, true, &BaseCrlNumber(uint(base)?))?);
+            crl_exts.push(extension(
+                oids::DELTA_CRL_INDICATOR,
+                true,
+                &BaseCrlNumber(uint(base)?),
+            )?);
         }
         let crl_exts = crl_exts.to_der().map_err(encode_err)?;
 
@@ -219,18 +225,33 @@ impl CertificateAuthority {
         head.extend_from_slice(&[0x02, 0x01, 0x01]);
         head.extend_from_slice(&signature_alg);
         head.extend_from_slice(self.subject_der());
-        x509_time(params.this_update)?.encode_to_vec(&mut head).map_err(encode_err)?;
-        x509_time(params.next_update)?.encode_to_vec(&mut head).map_err(encode_err)?;
+        x509_time(params.this_update)?
+            .encode_to_vec(&mut head)
+            .map_err(encode_err)?;
+        x509_time(params.next_update)?
+            .encode_to_vec(&mut head)
+            .map_err(encode_err)?;
 
         // RFC 5280 §5.1.2.6: an empty list is omitted, not encoded empty.
-        let revoked_len = if revoked.is_empty() { 0 } else { header_len(revoked.len()) + revoked.len() };
+        let revoked_len = if revoked.is_empty() {
+            0
+        } else {
+            header_len(revoked.len()) + revoked.len()
+        };
         let exts_len = header_len(crl_exts.len()) + crl_exts.len();
         let tbs_content = head.len() + revoked_len + exts_len;
         let tbs_total = header_len(tbs_content) + tbs_content;
 
         // Write the TBSCertList in place inside the final buffer, sign that
         // slice, then append the signature: one copy of the entries only.
-        let sig_room = 16 + self.signer().public_key().subject_public_key.raw_bytes().len() + 160;
+        let sig_room = 16
+            + self
+                .signer()
+                .public_key()
+                .subject_public_key
+                .raw_bytes()
+                .len()
+            + 160;
         let mut out = Vec::with_capacity(6 + tbs_total + signature_alg.len() + sig_room);
         out.extend_from_slice(&[0; 6]); // room for the outer header, fixed below
         let tbs_start = out.len();
@@ -278,7 +299,12 @@ mod tests {
 
     #[test]
     fn headers_use_the_shortest_length_form() {
-        for (len, expect) in [(0usize, vec![0x30, 0]), (127, vec![0x30, 127]), (128, vec![0x30, 0x81, 128]), (65_536, vec![0x30, 0x83, 1, 0, 0])] {
+        for (len, expect) in [
+            (0usize, vec![0x30, 0]),
+            (127, vec![0x30, 127]),
+            (128, vec![0x30, 0x81, 128]),
+            (65_536, vec![0x30, 0x83, 1, 0, 0]),
+        ] {
             let mut v = Vec::new();
             push_header(&mut v, 0x30, len);
             assert_eq!(v, expect);

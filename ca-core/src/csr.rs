@@ -27,19 +27,27 @@ impl CertificationRequest {
     /// algorithm is one we cannot use at all; `bad_csr_signature` when the
     /// signature does not verify.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let request = CertReq::from_der(der)
-            .map_err(|e| Error::reason(Reason::MalformedCsr, format!("not a PKCS#10 request: {e}")))?;
+        let request = CertReq::from_der(der).map_err(|e| {
+            Error::reason(Reason::MalformedCsr, format!("not a PKCS#10 request: {e}"))
+        })?;
         let key = PublicKey::from_spki(&request.info.public_key)
             .map_err(|e| Error::reason(Reason::WeakKey, e.0))?;
         let info = raw_first_element(der).ok_or_else(|| {
-            Error::reason(Reason::MalformedCsr, "cannot locate certificationRequestInfo")
-        })?;
-        let alg = SignatureAlgorithm::from_identifier(&request.algorithm, None).ok_or_else(|| {
             Error::reason(
-                Reason::BadCsrSignature,
-                format!("signature algorithm {} is not supported", request.algorithm.oid),
+                Reason::MalformedCsr,
+                "cannot locate certificationRequestInfo",
             )
         })?;
+        let alg =
+            SignatureAlgorithm::from_identifier(&request.algorithm, None).ok_or_else(|| {
+                Error::reason(
+                    Reason::BadCsrSignature,
+                    format!(
+                        "signature algorithm {} is not supported",
+                        request.algorithm.oid
+                    ),
+                )
+            })?;
         let signature = request.signature.as_bytes().ok_or_else(|| {
             Error::reason(Reason::BadCsrSignature, "signature is not whole octets")
         })?;

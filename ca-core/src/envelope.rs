@@ -125,7 +125,10 @@ pub fn unwrap_request(input: &[u8], ca: &TrustAnchor) -> Result<UnwrappedRequest
 
     let signer_info = single_signer(&signed)?;
     let csr_request = x509_cert::request::CertReq::from_der(&csr_der).map_err(|e| {
-        Error::reason(Reason::MalformedCsr, format!("content is not a PKCS#10 request: {e}"))
+        Error::reason(
+            Reason::MalformedCsr,
+            format!("content is not a PKCS#10 request: {e}"),
+        )
     })?;
     let csr_key_id = keys::key_identifier(&csr_request.info.public_key);
 
@@ -162,16 +165,15 @@ pub fn unwrap_request(input: &[u8], ca: &TrustAnchor) -> Result<UnwrappedRequest
 
     let csr = CertificationRequest::from_der(&csr_der)?;
 
-    let signer = match signer_cert {
-        Some(cert) if ca.issued(&cert) => Signer::Certificate(Box::new(cert)),
-        _ if signer_is_request_key => Signer::RequestKey,
-        _ => {
-            return Err(Error::reason(
+    let signer =
+        match signer_cert {
+            Some(cert) if ca.issued(&cert) => Signer::Certificate(Box::new(cert)),
+            _ if signer_is_request_key => Signer::RequestKey,
+            _ => return Err(Error::reason(
                 Reason::UnknownSigner,
                 "the signing certificate was not issued by this CA and is not of the requested key",
-            ))
-        }
-    };
+            )),
+        };
     Ok(UnwrappedRequest {
         cms_der,
         csr,
@@ -184,7 +186,8 @@ fn malformed(detail: impl Into<String>) -> Error {
 }
 
 fn decode_signed_data(der: &[u8]) -> Result<SignedData> {
-    let info = ContentInfo::from_der(der).map_err(|e| malformed(format!("not a CMS ContentInfo: {e}")))?;
+    let info =
+        ContentInfo::from_der(der).map_err(|e| malformed(format!("not a CMS ContentInfo: {e}")))?;
     if info.content_type != oids::ID_SIGNED_DATA {
         return Err(malformed(format!(
             "content type {} is not signedData",
@@ -213,7 +216,9 @@ fn single_signer(signed: &SignedData) -> Result<&SignerInfo> {
     match (infos.next(), infos.next()) {
         (Some(one), None) => Ok(one),
         (None, _) => Err(malformed("no SignerInfo")),
-        _ => Err(malformed("more than one SignerInfo; a request has exactly one signer")),
+        _ => Err(malformed(
+            "more than one SignerInfo; a request has exactly one signer",
+        )),
     }
 }
 
@@ -309,7 +314,9 @@ fn verify_signer_info(
                     (Some(a), None) if a.values.len() == 1 => {
                         Ok(a.values.iter().next().cloned().expect("one value"))
                     }
-                    _ => Err(bad("signed attributes must hold contentType and messageDigest once")),
+                    _ => Err(bad(
+                        "signed attributes must hold contentType and messageDigest once",
+                    )),
                 }
             };
             let content_type = single(oids::ID_CONTENT_TYPE)?
@@ -329,7 +336,9 @@ fn verify_signer_info(
         }
         (None, None) => {
             if econtent_type != &oids::ID_DATA {
-                return Err(bad("without signed attributes the content type must be id-data"));
+                return Err(bad(
+                    "without signed attributes the content type must be id-data",
+                ));
             }
             content
         }
@@ -341,4 +350,3 @@ fn verify_signer_info(
         Err(bad("the SignerInfo signature does not verify"))
     }
 }
-

@@ -315,7 +315,10 @@ mod tests {
             vec![Reason::AuthorityExpired, Reason::WeakKey],
             "two rules failed",
         );
-        assert_eq!(e.to_string(), "authority_expired, weak_key: two rules failed");
+        assert_eq!(
+            e.to_string(),
+            "authority_expired, weak_key: two rules failed"
+        );
         assert_eq!(e.kind(), ErrorKind::Refused);
         let e = Error::reason(Reason::MalformedCms, "not CMS");
         assert_eq!(e.kind(), ErrorKind::Malformed);

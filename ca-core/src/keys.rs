@@ -181,7 +181,9 @@ impl PublicKey {
                                 .map_err(|_| UnsupportedKey("bad P-384 point".into()))?,
                         ),
                     ),
-                    other => return Err(UnsupportedKey(format!("EC curve {other} is not supported"))),
+                    other => {
+                        return Err(UnsupportedKey(format!("EC curve {other} is not supported")))
+                    }
                 }
             }
             other => {

@@ -52,7 +52,10 @@ pub fn open_or_create(
     let key_path = dir.join(KEY_FILE);
     let cert_path = dir.join(CERT_FILE);
     match (key_path.exists(), cert_path.exists()) {
-        (true, true) => Ok((load(&key_path, &cert_path, policy, passphrase)?, Opened::Loaded)),
+        (true, true) => Ok((
+            load(&key_path, &cert_path, policy, passphrase)?,
+            Opened::Loaded,
+        )),
         (false, false) => Ok((create(dir, policy, passphrase, now)?, Opened::Created)),
         (true, false) => Err(Error::key_store(format!(
             "{} exists but {} does not: put the CA certificate for this key there \
@@ -121,8 +124,9 @@ fn key_to_pem(pkcs8: &[u8], passphrase: Option<&[u8]>) -> Result<Zeroizing<Strin
             let mut iv = [0u8; 16];
             aws_lc_rs::rand::fill(&mut salt).map_err(|_| Error::key_store("CSPRNG failed"))?;
             aws_lc_rs::rand::fill(&mut iv).map_err(|_| Error::key_store("CSPRNG failed"))?;
-            let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ROUNDS, &salt, &iv)
-                .map_err(|e| Error::key_store(format!("key encryption: {e}")))?;
+            let params =
+                pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ROUNDS, &salt, &iv)
+                    .map_err(|e| Error::key_store(format!("key encryption: {e}")))?;
             pkcs8::PrivateKeyInfo::try_from(pkcs8)
                 .and_then(|info| info.encrypt_with_params(params, pass))
                 .map_err(pem_err)?
@@ -138,7 +142,10 @@ fn load(
     policy: &CaPolicy,
     passphrase: Option<&[u8]>,
 ) -> Result<CertificateAuthority> {
-    let mode = fs::metadata(key_path).map_err(io_error(key_path))?.permissions().mode();
+    let mode = fs::metadata(key_path)
+        .map_err(io_error(key_path))?
+        .permissions()
+        .mode();
     if mode & 0o077 != 0 {
         return Err(Error::key_store(format!(
             "{} is readable by others (mode {:o}); run: chmod 600 {}",
@@ -177,10 +184,21 @@ fn load(
     };
     let signer = SoftwareSigner::from_pkcs8(pkcs8.as_bytes())?;
     let cert_pem = fs::read_to_string(cert_path).map_err(io_error(cert_path))?;
-    let (label, cert_der) = der::pem::decode_vec(cert_pem.as_bytes())
-        .map_err(|e| Error::key_store(format!("{}: not a PEM certificate: {e}", cert_path.display())))?;
+    let (label, cert_der) = der::pem::decode_vec(cert_pem.as_bytes()).map_err(|e| {
+        Error::key_store(format!(
+            "{}: not a PEM certificate: {e}",
+            cert_path.display()
+        ))
+    })?;
     if label != "CERTIFICATE" {
-        return Err(Error::key_store(format!("{}: PEM label {label:?} is not CERTIFICATE", cert_path.display())));
+        return Err(Error::key_store(format!(
+            "{}: PEM label {label:?} is not CERTIFICATE",
+            cert_path.display()
+        )));
     }
-    CertificateAuthority::new(Box::new(signer), cert_der, PublicationUrls::from_policy(policy))
+    CertificateAuthority::new(
+        Box::new(signer),
+        cert_der,
+        PublicationUrls::from_policy(policy),
+    )
 }

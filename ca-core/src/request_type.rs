@@ -61,7 +61,9 @@ impl FromStr for RequestType {
         ]
         .into_iter()
         .find(|t| t.code() == s)
-        .ok_or_else(|| format!("unknown request type {s:?} (initial, rotation, initial_self_signed)"))
+        .ok_or_else(|| {
+            format!("unknown request type {s:?} (initial, rotation, initial_self_signed)")
+        })
     }
 }
 
@@ -75,11 +77,7 @@ mod tests {
             RequestType::decide(&Signer::RequestKey, None).unwrap(),
             RequestType::InitialSelfSigned
         );
-        let cert = || {
-            Signer::Certificate(Box::new(
-                crate::test_support::any_certificate(),
-            ))
-        };
+        let cert = || Signer::Certificate(Box::new(crate::test_support::any_certificate()));
         assert_eq!(
             RequestType::decide(&cert(), Some(ProfileKind::Technological)).unwrap(),
             RequestType::Initial

@@ -29,7 +29,11 @@ pub fn parse_serial_hex(text: &str) -> Option<SerialNumber> {
     if text.is_empty() || text.len() > 40 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let padded = if text.len() % 2 == 1 { format!("0{text}") } else { text.to_string() };
+    let padded = if text.len() % 2 == 1 {
+        format!("0{text}")
+    } else {
+        text.to_string()
+    };
     let bytes = hex::decode(padded.to_ascii_lowercase()).ok()?;
     SerialNumber::new(&bytes).ok()
 }

@@ -4,12 +4,12 @@
 //! Nothing here prints, logs or returns private key material; `Debug` shows
 //! the algorithm only.
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING,
     RSA_PKCS1_SHA256,
 };
-use aws_lc_rs::encoding::AsDer;
 use der::asn1::{Any, ObjectIdentifier};
 use der::Decode;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
@@ -47,7 +47,9 @@ impl std::fmt::Debug for SoftwareSigner {
             Key::Rsa(k) => format!("RSA {}", k.public_modulus_len() * 8),
             Key::Ecdsa(_, sig) => format!("ECDSA ({sig})"),
         };
-        f.debug_struct("SoftwareSigner").field("algorithm", &alg).finish_non_exhaustive()
+        f.debug_struct("SoftwareSigner")
+            .field("algorithm", &alg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,7 +69,8 @@ impl SoftwareSigner {
                     CaKeyAlgorithm::Rsa3072 => KeySize::Rsa3072,
                     _ => KeySize::Rsa4096,
                 };
-                let key = aws_lc_rs::rsa::KeyPair::generate(size).map_err(key_error("RSA key generation"))?;
+                let key = aws_lc_rs::rsa::KeyPair::generate(size)
+                    .map_err(key_error("RSA key generation"))?;
                 let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&key)
                     .map_err(key_error("PKCS#8 encoding"))?;
                 Zeroizing::new(der.as_ref().to_vec())
@@ -78,7 +81,8 @@ impl SoftwareSigner {
                 } else {
                     &ECDSA_P384_SHA384_ASN1_SIGNING
                 };
-                let key = EcdsaKeyPair::generate(sig_alg).map_err(key_error("EC key generation"))?;
+                let key =
+                    EcdsaKeyPair::generate(sig_alg).map_err(key_error("EC key generation"))?;
                 let doc = key.to_pkcs8v1().map_err(key_error("PKCS#8 encoding"))?;
                 Zeroizing::new(doc.as_ref().to_vec())
             }
@@ -103,23 +107,33 @@ impl SoftwareSigner {
                 let (alg, sig_oid) = match curve {
                     oids::SECP256R1 => (&ECDSA_P256_SHA256_ASN1_SIGNING, oids::ECDSA_WITH_SHA256),
                     oids::SECP384R1 => (&ECDSA_P384_SHA384_ASN1_SIGNING, oids::ECDSA_WITH_SHA384),
-                    other => return Err(Error::key_store(format!("EC curve {other} is not supported"))),
+                    other => {
+                        return Err(Error::key_store(format!(
+                            "EC curve {other} is not supported"
+                        )))
+                    }
                 };
                 let key = EcdsaKeyPair::from_pkcs8(alg, der)
                     .map_err(|e| Error::key_store(format!("the CA's EC key is unusable: {e}")))?;
                 Key::Ecdsa(key, sig_oid)
             }
-            other => return Err(Error::key_store(format!("CA key algorithm {other} is not supported"))),
+            other => {
+                return Err(Error::key_store(format!(
+                    "CA key algorithm {other} is not supported"
+                )))
+            }
         };
         let spki_der = match &key {
             Key::Rsa(k) => AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(k.public_key())
                 .map_err(key_error("public key encoding"))?
                 .as_ref()
                 .to_vec(),
-            Key::Ecdsa(k, _) => AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(k.public_key())
-                .map_err(key_error("public key encoding"))?
-                .as_ref()
-                .to_vec(),
+            Key::Ecdsa(k, _) => {
+                AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(k.public_key())
+                    .map_err(key_error("public key encoding"))?
+                    .as_ref()
+                    .to_vec()
+            }
         };
         let spki = SubjectPublicKeyInfoOwned::from_der(&spki_der)
             .map_err(|e| Error::key_store(format!("public key: {e}")))?;

@@ -45,8 +45,18 @@ impl SubjectSpec {
     fn attributes(&self) -> Vec<(ObjectIdentifier, &'static str, &str, StringKind)> {
         let optional = [
             (oids::COUNTRY, "C", &self.country, StringKind::Printable),
-            (oids::ORGANIZATION, "O", &self.organization, StringKind::Utf8),
-            (oids::ORGANIZATIONAL_UNIT, "OU", &self.organizational_unit, StringKind::Utf8),
+            (
+                oids::ORGANIZATION,
+                "O",
+                &self.organization,
+                StringKind::Utf8,
+            ),
+            (
+                oids::ORGANIZATIONAL_UNIT,
+                "OU",
+                &self.organizational_unit,
+                StringKind::Utf8,
+            ),
             (oids::OGRN, "OGRN", &self.ogrn, StringKind::Numeric),
             (oids::INN_LE, "INNLE", &self.inn, StringKind::Numeric),
             (oids::TITLE, "title", &self.title, StringKind::Utf8),
@@ -75,12 +85,16 @@ impl SubjectSpec {
                 return Err(invalid(format!("{name} is longer than 128 characters")));
             }
             let ok = match kind {
-                StringKind::Printable => value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase()),
+                StringKind::Printable => {
+                    value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase())
+                }
                 StringKind::Numeric => value.bytes().all(|b| b.is_ascii_digit()),
                 StringKind::Utf8 => !value.chars().any(char::is_control),
             };
             if !ok {
-                return Err(invalid(format!("{name} {value:?} has characters it may not hold")));
+                return Err(invalid(format!(
+                    "{name} {value:?} has characters it may not hold"
+                )));
             }
         }
         Ok(())
@@ -93,9 +107,13 @@ impl SubjectSpec {
         for (oid, _, value, kind) in self.attributes() {
             let encoding_error = |e: der::Error| Error::internal(format!("subject: {e}"));
             let value = match kind {
-                StringKind::Printable => Any::encode_from(&PrintableStringRef::new(value).map_err(encoding_error)?),
+                StringKind::Printable => {
+                    Any::encode_from(&PrintableStringRef::new(value).map_err(encoding_error)?)
+                }
                 StringKind::Numeric => Any::new(Tag::NumericString, value.as_bytes()),
-                StringKind::Utf8 => Any::encode_from(&Utf8StringRef::new(value).map_err(encoding_error)?),
+                StringKind::Utf8 => {
+                    Any::encode_from(&Utf8StringRef::new(value).map_err(encoding_error)?)
+                }
             }
             .map_err(encoding_error)?;
             let atv = AttributeTypeAndValue { oid, value };
@@ -141,12 +159,18 @@ fn escape_rfc4514(value: &str) -> String {
 /// The text of a directory string value, whichever string type carries it.
 pub fn attribute_text(value: &Any) -> Option<String> {
     match value.tag() {
-        Tag::Utf8String => value.decode_as::<Utf8StringRef<'_>>().ok().map(|s| s.to_string()),
+        Tag::Utf8String => value
+            .decode_as::<Utf8StringRef<'_>>()
+            .ok()
+            .map(|s| s.to_string()),
         Tag::PrintableString => value
             .decode_as::<PrintableStringRef<'_>>()
             .ok()
             .map(|s| s.to_string()),
-        Tag::Ia5String => value.decode_as::<Ia5StringRef<'_>>().ok().map(|s| s.to_string()),
+        Tag::Ia5String => value
+            .decode_as::<Ia5StringRef<'_>>()
+            .ok()
+            .map(|s| s.to_string()),
         Tag::BmpString => value.decode_as::<BmpString>().ok().map(|s| s.to_string()),
         Tag::NumericString => std::str::from_utf8(value.value()).ok().map(str::to_string),
         _ => None,
@@ -235,11 +259,13 @@ mod tests {
         .to_name()
         .unwrap();
         // What `openssl req -subj` makes: same values, PrintableString/UTF8 mix.
-        let theirs = Name::from_str("CN=иванов  иван иванович,title=Генеральный директор,C=RU").unwrap();
+        let theirs =
+            Name::from_str("CN=иванов  иван иванович,title=Генеральный директор,C=RU").unwrap();
         assert!(names_match(&ours, &theirs));
         let other = Name::from_str("CN=Петров Пётр,title=Генеральный директор,C=RU").unwrap();
         assert!(!names_match(&ours, &other));
-        let extra = Name::from_str("CN=Иванов Иван Иванович,title=Генеральный директор,O=X,C=RU").unwrap();
+        let extra =
+            Name::from_str("CN=Иванов Иван Иванович,title=Генеральный директор,O=X,C=RU").unwrap();
         assert!(!names_match(&ours, &extra));
     }
 

@@ -38,7 +38,10 @@ mod tests {
     #[test]
     fn splits_short_and_long_forms_and_refuses_overruns() {
         let (tag, whole, content, rest) = split(&[0x04, 0x01, 0xaa, 0x05, 0x00]).unwrap();
-        assert_eq!((tag, whole, content, rest), (4, &[4, 1, 0xaa][..], &[0xaa][..], &[5, 0][..]));
+        assert_eq!(
+            (tag, whole, content, rest),
+            (4, &[4, 1, 0xaa][..], &[0xaa][..], &[5, 0][..])
+        );
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend([1u8; 0x80]);
         assert_eq!(split(&long).unwrap().2.len(), 0x80);

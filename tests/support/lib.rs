@@ -1,0 +1,274 @@
+//! Helpers for the interoperability tests: a CA in a temporary directory and
+//! the real `openssl` command line as the other side.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ca_core::certificate::CertificateParams;
+use ca_core::keystore;
+use ca_core::policy::{Policies, ProfileKind};
+use ca_core::serial::random_serial;
+use ca_core::subject::SubjectSpec;
+use ca_core::CertificateAuthority;
+use chrono::{Duration, Utc};
+use der::{Decode, Encode};
+use x509_cert::request::CertReq;
+
+/// The repository's shipped policies.
+pub fn policies() -> Policies {
+    Policies::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")).expect("policies")
+}
+
+/// Runs `openssl` in `dir`; panics with its stderr when it fails.
+pub fn openssl(dir: &Path, args: &[&str]) -> Output {
+    let out = try_openssl(dir, args);
+    assert!(
+        out.status.success(),
+        "openssl {} failed:\n{}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `openssl` in `dir` and returns whatever happened.
+pub fn try_openssl(dir: &Path, args: &[&str]) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command line must be installed")
+}
+
+/// stdout and stderr of a run, as text.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A CA created in a temporary data directory, as the server creates it.
+pub struct TestCa {
+    /// The working directory for files of the test.
+    pub dir: tempfile::TempDir,
+    /// The CA.
+    pub ca: CertificateAuthority,
+    /// The policies it runs under.
+    pub policies: Policies,
+}
+
+/// The registration subject the tests use (Cyrillic, as in production).
+pub fn person_subject() -> SubjectSpec {
+    SubjectSpec {
+        country: Some("RU".into()),
+        organization: Some("ООО Ромашка".into()),
+        title: Some("Генеральный директор".into()),
+        common_name: "Иванов Иван Иванович".into(),
+        ..SubjectSpec::default()
+    }
+}
+
+/// The same subject as an `openssl req -subj` argument.
+pub const PERSON_SUBJ: &str =
+    "/C=RU/O=ООО Ромашка/title=Генеральный директор/CN=Иванов Иван Иванович";
+
+impl TestCa {
+    /// Creates the CA (key store in `<dir>/data`) and writes `ca.pem`.
+    pub fn new() -> TestCa {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let policies = policies();
+        let (ca, opened) =
+            keystore::open_or_create(&dir.path().join("data"), &policies.ca, None, Utc::now())
+                .expect("CA bootstrap");
+        assert_eq!(opened, keystore::Opened::Created);
+        std::fs::copy(
+            dir.path().join("data").join(keystore::CERT_FILE),
+            dir.path().join("ca.pem"),
+        )
+        .unwrap();
+        TestCa { dir, ca, policies }
+    }
+
+    /// The working directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs openssl in the working directory.
+    pub fn openssl(&self, args: &[&str]) -> Output {
+        openssl(self.path(), args)
+    }
+
+    /// Makes a key and a DER CSR with openssl: `<name>.key`, `<name>.csr`.
+    /// `newkey` is an `openssl req -newkey` argument such as `rsa:2048` or
+    /// `ec:p256.param`, or `ec-p256` / `ec-p384` for a generated EC key.
+    pub fn make_csr(&self, name: &str, newkey: &str) -> Vec<u8> {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        match newkey {
+            "ec-p256" | "ec-p384" => {
+                let curve = if newkey == "ec-p256" {
+                    "P-256"
+                } else {
+                    "P-384"
+                };
+                self.openssl(&[
+                    "genpkey",
+                    "-algorithm",
+                    "EC",
+                    "-pkeyopt",
+                    &format!("ec_paramgen_curve:{curve}"),
+                    "-out",
+                    &key,
+                ]);
+            }
+            "ed25519" => {
+                self.openssl(&["genpkey", "-algorithm", "ED25519", "-out", &key]);
+            }
+            rsa => {
+                let bits = rsa.trim_start_matches("rsa:");
+                self.openssl(&[
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    &format!("rsa_keygen_bits:{bits}"),
+                    "-out",
+                    &key,
+                ]);
+            }
+        }
+        self.openssl(&[
+            "req",
+            "-new",
+            "-utf8",
+            "-key",
+            &key,
+            "-subj",
+            PERSON_SUBJ,
+            "-outform",
+            "DER",
+            "-out",
+            &csr,
+        ]);
+        self.read(&csr)
+    }
+
+    /// Issues a certificate under `profile` for the key of a DER CSR and
+    /// writes it as `<name>.pem`; returns its DER.
+    pub fn issue(&self, name: &str, csr_der: &[u8], profile: ProfileKind) -> Vec<u8> {
+        let csr = CertReq::from_der(csr_der).expect("CSR");
+        let now = Utc::now();
+        let profile = self.policies.profiles.get(profile);
+        let (not_before, not_after) = profile.validity(now, None, self.ca.not_after()).unwrap();
+        let der = self
+            .ca
+            .issue(&CertificateParams {
+                serial: random_serial().unwrap(),
+                subject: person_subject().to_name().unwrap(),
+                public_key: csr.info.public_key.clone(),
+                not_before,
+                not_after,
+                profile,
+            })
+            .expect("issue");
+        self.write_pem(&format!("{name}.pem"), "CERTIFICATE", &der);
+        der
+    }
+
+    /// Wraps `<content>` in CMS SignedData signed by `<signer>.pem` with
+    /// `<signer>.key`; `extra` are more `openssl cms -sign` options.
+    pub fn cms_sign(
+        &self,
+        content: &str,
+        signer_cert: &str,
+        signer_key: &str,
+        extra: &[&str],
+    ) -> Vec<u8> {
+        let out = format!("{content}.p7");
+        let mut args = vec![
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-outform",
+            "DER",
+            "-in",
+            content,
+            "-signer",
+            signer_cert,
+            "-inkey",
+            signer_key,
+            "-out",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        self.openssl(&args);
+        self.read(&out)
+    }
+
+    /// A self-signed certificate of `<name>.key`, written to `<name>-self.pem`.
+    pub fn self_signed(&self, name: &str) -> String {
+        let out = format!("{name}-self.pem");
+        self.openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-utf8",
+            "-key",
+            &format!("{name}.key"),
+            "-subj",
+            PERSON_SUBJ,
+            "-days",
+            "30",
+            "-out",
+            &out,
+        ]);
+        out
+    }
+
+    /// Reads a file of the working directory.
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Writes a file into the working directory.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Writes DER as PEM.
+    pub fn write_pem(&self, name: &str, label: &str, der: &[u8]) -> PathBuf {
+        let pem = der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap();
+        self.write(name, pem.as_bytes())
+    }
+}
+
+impl Default for TestCa {
+    fn default() -> Self {
+        TestCa::new()
+    }
+}
+
+/// The serial of a DER certificate.
+pub fn serial_of(cert_der: &[u8]) -> x509_cert::serial_number::SerialNumber {
+    x509_cert::Certificate::from_der(cert_der)
+        .unwrap()
+        .tbs_certificate
+        .serial_number
+}
+
+/// Re-encodes a value to DER (for tampering tests).
+pub fn to_der<T: Encode>(v: &T) -> Vec<u8> {
+    v.to_der().unwrap()
+}
+
+/// A time `days` from now.
+pub fn days_from_now(days: i64) -> chrono::DateTime<Utc> {
+    Utc::now() + Duration::days(days)
+}

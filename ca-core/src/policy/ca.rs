@@ -98,8 +98,15 @@ struct RawUrls {
 fn http_url(field: &str, url: String) -> Result<String> {
     // RFC 5280 §4.2.1.13/§4.2.2.1: relying parties fetch these over plain HTTP
     // (the objects are signed); https would need a trust chain to fetch a CRL.
-    if !url.starts_with("http://") || url.len() <= "http://".len() || url.contains(char::is_whitespace) {
-        return Err(Error::config(FILE, field, format!("{url:?} is not an http:// URL")));
+    if !url.starts_with("http://")
+        || url.len() <= "http://".len()
+        || url.contains(char::is_whitespace)
+    {
+        return Err(Error::config(
+            FILE,
+            field,
+            format!("{url:?} is not an http:// URL"),
+        ));
     }
     Ok(url)
 }
@@ -127,10 +134,18 @@ impl CaPolicy {
             )
         })?;
         if !(365..=36_500).contains(&raw.key.validity_days) {
-            return Err(Error::config(FILE, "key.validity_days", "must be 365 to 36500 days"));
+            return Err(Error::config(
+                FILE,
+                "key.validity_days",
+                "must be 365 to 36500 days",
+            ));
         }
         if !(1..=24 * 31).contains(&raw.crl.period_hours) {
-            return Err(Error::config(FILE, "crl.period_hours", "must be 1 to 744 hours"));
+            return Err(Error::config(
+                FILE,
+                "crl.period_hours",
+                "must be 1 to 744 hours",
+            ));
         }
         if raw.crl.overlap_hours >= raw.crl.period_hours {
             return Err(Error::config(
@@ -145,7 +160,10 @@ impl CaPolicy {
             validity: Duration::days(raw.key.validity_days.into()),
             crl_period: Duration::hours(raw.crl.period_hours.into()),
             crl_overlap: Duration::hours(raw.crl.overlap_hours.into()),
-            crl_url: http_url("urls.crl_distribution_point", raw.urls.crl_distribution_point)?,
+            crl_url: http_url(
+                "urls.crl_distribution_point",
+                raw.urls.crl_distribution_point,
+            )?,
             ca_issuers_url: http_url("urls.ca_issuers", raw.urls.ca_issuers)?,
         })
     }

@@ -35,35 +35,66 @@ pub(super) struct Raw {
 
 fn date(field: &str, d: &toml::value::Datetime) -> Result<NaiveDate> {
     match (d.date, d.time) {
-        (Some(date), None) => NaiveDate::from_ymd_opt(date.year.into(), date.month.into(), date.day.into())
-            .ok_or_else(|| Error::config(FILE, field, format!("{d} is not a date"))),
-        _ => Err(Error::config(FILE, field, format!("{d} must be a plain date like 2026-01-01"))),
+        (Some(date), None) => {
+            NaiveDate::from_ymd_opt(date.year.into(), date.month.into(), date.day.into())
+                .ok_or_else(|| Error::config(FILE, field, format!("{d} is not a date")))
+        }
+        _ => Err(Error::config(
+            FILE,
+            field,
+            format!("{d} must be a plain date like 2026-01-01"),
+        )),
     }
 }
 
 impl Calendar {
     pub(super) fn from_raw(raw: Raw) -> Result<Self> {
-        let offset = raw
-            .utc_offset
-            .parse::<FixedOffset>()
-            .map_err(|_| Error::config(FILE, "utc_offset", format!("{:?} is not like +03:00", raw.utc_offset)))?;
-        let day_ends_at = NaiveTime::parse_from_str(&raw.day_ends_at, "%H:%M")
-            .map_err(|_| Error::config(FILE, "day_ends_at", format!("{:?} is not like 18:00", raw.day_ends_at)))?;
+        let offset = raw.utc_offset.parse::<FixedOffset>().map_err(|_| {
+            Error::config(
+                FILE,
+                "utc_offset",
+                format!("{:?} is not like +03:00", raw.utc_offset),
+            )
+        })?;
+        let day_ends_at = NaiveTime::parse_from_str(&raw.day_ends_at, "%H:%M").map_err(|_| {
+            Error::config(
+                FILE,
+                "day_ends_at",
+                format!("{:?} is not like 18:00", raw.day_ends_at),
+            )
+        })?;
         let weekend = raw
             .weekend
             .iter()
-            .map(|w| w.parse::<Weekday>().map_err(|_| Error::config(FILE, "weekend", format!("{w:?} is not a weekday"))))
+            .map(|w| {
+                w.parse::<Weekday>()
+                    .map_err(|_| Error::config(FILE, "weekend", format!("{w:?} is not a weekday")))
+            })
             .collect::<Result<Vec<_>>>()?;
-        let holidays = raw.holidays.iter().map(|d| date("holidays", d)).collect::<Result<BTreeSet<_>>>()?;
+        let holidays = raw
+            .holidays
+            .iter()
+            .map(|d| date("holidays", d))
+            .collect::<Result<BTreeSet<_>>>()?;
         let working_days = raw
             .working_days
             .iter()
             .map(|d| date("working_days", d))
             .collect::<Result<BTreeSet<_>>>()?;
         if let Some(both) = holidays.intersection(&working_days).next() {
-            return Err(Error::config(FILE, "working_days", format!("{both} is also listed as a holiday")));
+            return Err(Error::config(
+                FILE,
+                "working_days",
+                format!("{both} is also listed as a holiday"),
+            ));
         }
-        Ok(Calendar { offset, day_ends_at, weekend, holidays, working_days })
+        Ok(Calendar {
+            offset,
+            day_ends_at,
+            weekend,
+            holidays,
+            working_days,
+        })
     }
 
     /// Whether `day` is a business day: a transferred working day, or neither a
@@ -151,28 +182,49 @@ mod tests {
         let c = calendar();
         // Received Thursday 11 June 2026 at 15:00 Moscow; Friday 12 June is a holiday.
         let received = Utc.with_ymd_and_hms(2026, 6, 11, 12, 0, 0).unwrap();
-        assert_eq!(c.refusal_due(received), Utc.with_ymd_and_hms(2026, 6, 15, 15, 0, 0).unwrap());
-        assert_eq!(c.issuance_due(received), Utc.with_ymd_and_hms(2026, 6, 16, 15, 0, 0).unwrap());
+        assert_eq!(
+            c.refusal_due(received),
+            Utc.with_ymd_and_hms(2026, 6, 15, 15, 0, 0).unwrap()
+        );
+        assert_eq!(
+            c.issuance_due(received),
+            Utc.with_ymd_and_hms(2026, 6, 16, 15, 0, 0).unwrap()
+        );
         // Received late on 31 December: the January holidays push it to 12 January.
         let received = Utc.with_ymd_and_hms(2025, 12, 31, 20, 0, 0).unwrap(); // 23:00 Moscow
         assert_eq!(c.local_date(received), d(2025, 12, 31));
-        assert_eq!(c.refusal_due(received), Utc.with_ymd_and_hms(2026, 1, 12, 15, 0, 0).unwrap());
+        assert_eq!(
+            c.refusal_due(received),
+            Utc.with_ymd_and_hms(2026, 1, 12, 15, 0, 0).unwrap()
+        );
         // A UTC evening that is already the next day in Moscow counts from that day.
         let received = Utc.with_ymd_and_hms(2026, 11, 22, 22, 30, 0).unwrap(); // Mon 01:30 Moscow
-        assert_eq!(c.refusal_due(received), Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap());
+        assert_eq!(
+            c.refusal_due(received),
+            Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+        );
     }
 
     #[test]
     fn bad_fields_are_named() {
-        let base = "utc_offset = \"+03:00\"\nday_ends_at = \"18:00\"\nweekend = [\"Sat\", \"Sun\"]\n";
+        let base =
+            "utc_offset = \"+03:00\"\nday_ends_at = \"18:00\"\nweekend = [\"Sat\", \"Sun\"]\n";
         for (text, field) in [
             (base.replace("+03:00", "Moscow"), "utc_offset"),
             (base.replace("18:00", "6pm"), "day_ends_at"),
             (base.replace("\"Sat\"", "\"Caturday\""), "weekend"),
-            (format!("{base}holidays = [2026-01-01T10:00:00]\n"), "holidays"),
-            (format!("{base}holidays = [2026-01-03]\nworking_days = [2026-01-03]\n"), "working_days"),
+            (
+                format!("{base}holidays = [2026-01-01T10:00:00]\n"),
+                "holidays",
+            ),
+            (
+                format!("{base}holidays = [2026-01-03]\nworking_days = [2026-01-03]\n"),
+                "working_days",
+            ),
         ] {
-            let err = Calendar::from_raw(toml::from_str(&text).unwrap()).unwrap_err().to_string();
+            let err = Calendar::from_raw(toml::from_str(&text).unwrap())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(&format!("calendar.toml: {field}")), "{err}");
         }
     }

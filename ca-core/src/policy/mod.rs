@@ -81,7 +81,10 @@ mod tests {
         )
         .unwrap();
         let err = Policies::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("rules.toml") && err.contains("min_dayz"), "{err}");
+        assert!(
+            err.contains("rules.toml") && err.contains("min_dayz"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -149,7 +149,9 @@ impl Profiles {
     /// policies (each profile's first policy OID is unique to it).
     pub fn kind_of_certificate(&self, cert: &Certificate) -> Option<ProfileKind> {
         let exts = cert.tbs_certificate.extensions.as_ref()?;
-        let ext = exts.iter().find(|e| e.extn_id == oids::CERTIFICATE_POLICIES)?;
+        let ext = exts
+            .iter()
+            .find(|e| e.extn_id == oids::CERTIFICATE_POLICIES)?;
         let policies: CertificatePolicies =
             der::Decode::from_der(ext.extn_value.as_bytes()).ok()?;
         self.by_kind.values().find_map(|p| {
@@ -170,13 +172,18 @@ impl Profiles {
         ] {
             by_kind.insert(kind, raw.validate(kind)?);
         }
-        let firsts: Vec<_> = by_kind.values().map(|p| p.certificate_policies[0]).collect();
+        let firsts: Vec<_> = by_kind
+            .values()
+            .map(|p| p.certificate_policies[0])
+            .collect();
         for (i, oid) in firsts.iter().enumerate() {
             if firsts[..i].contains(oid) {
                 return Err(Error::config(
                     FILE,
                     "certificate_policies",
-                    format!("{oid} is the first policy of two profiles; each profile needs its own"),
+                    format!(
+                        "{oid} is the first policy of two profiles; each profile needs its own"
+                    ),
                 ));
             }
         }
@@ -236,34 +243,59 @@ impl RawProfile {
         let bad = |f: &str, m: String| Error::config(FILE, &field(f), m);
         // Hard caps, like Boulder's profile limits: a technological credential
         // is short-lived (1.76.2); nothing a client holds outlives 5 years.
-        let max_days = if kind == ProfileKind::Technological { 90 } else { 1830 };
+        let max_days = if kind == ProfileKind::Technological {
+            90
+        } else {
+            1830
+        };
         if !(1..=max_days).contains(&self.validity_days) {
             return Err(bad("validity_days", format!("must be 1 to {max_days}")));
         }
         let key_usage = self
             .key_usage
             .iter()
-            .map(|n| key_usage(n).ok_or_else(|| bad("key_usage", format!("unknown key usage {n:?}"))))
+            .map(|n| {
+                key_usage(n).ok_or_else(|| bad("key_usage", format!("unknown key usage {n:?}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         if key_usage.is_empty() {
-            return Err(bad("key_usage", "at least one key usage is required".into()));
+            return Err(bad(
+                "key_usage",
+                "at least one key usage is required".into(),
+            ));
         }
         let extended_key_usage = self
             .extended_key_usage
             .iter()
-            .map(|n| eku_oid(n).ok_or_else(|| bad("extended_key_usage", format!("{n:?} is neither a known purpose nor an OID"))))
+            .map(|n| {
+                eku_oid(n).ok_or_else(|| {
+                    bad(
+                        "extended_key_usage",
+                        format!("{n:?} is neither a known purpose nor an OID"),
+                    )
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         let certificate_policies = self
             .certificate_policies
             .iter()
-            .map(|n| ObjectIdentifier::new(n).map_err(|_| bad("certificate_policies", format!("{n:?} is not an OID"))))
+            .map(|n| {
+                ObjectIdentifier::new(n)
+                    .map_err(|_| bad("certificate_policies", format!("{n:?} is not an OID")))
+            })
             .collect::<Result<Vec<_>>>()?;
         if certificate_policies.is_empty() {
-            return Err(bad("certificate_policies", "at least one policy OID is required".into()));
+            return Err(bad(
+                "certificate_policies",
+                "at least one policy OID is required".into(),
+            ));
         }
         let [rsa_min_bits, rsa_max_bits] = self.rsa_bits;
         if rsa_min_bits < 2048 || rsa_min_bits > rsa_max_bits || rsa_max_bits > 8192 {
-            return Err(bad("rsa_bits", "must be [min, max] with 2048 <= min <= max <= 8192".into()));
+            return Err(bad(
+                "rsa_bits",
+                "must be [min, max] with 2048 <= min <= max <= 8192".into(),
+            ));
         }
         let ec_curves = self
             .ec_curves
@@ -330,13 +362,19 @@ mod tests {
         ] {
             p.check_key(ok).unwrap();
         }
-        for weak in [KeyAlgorithm::Rsa { bits: 1024 }, KeyAlgorithm::Rsa { bits: 8192 }] {
+        for weak in [
+            KeyAlgorithm::Rsa { bits: 1024 },
+            KeyAlgorithm::Rsa { bits: 8192 },
+        ] {
             assert!(p.check_key(weak).unwrap_err().has(Reason::WeakKey));
         }
         let mut only_rsa = raw_profile();
         only_rsa.ec_curves = vec![];
         let p = only_rsa.validate(ProfileKind::Working).unwrap();
-        assert!(p.check_key(KeyAlgorithm::EcP256).unwrap_err().has(Reason::WeakKey));
+        assert!(p
+            .check_key(KeyAlgorithm::EcP256)
+            .unwrap_err()
+            .has(Reason::WeakKey));
     }
 
     #[test]
@@ -344,7 +382,10 @@ mod tests {
         let p = raw_profile().validate(ProfileKind::Working).unwrap();
         let start = Utc.with_ymd_and_hms(2026, 1, 10, 0, 0, 0).unwrap();
         let far = Utc.with_ymd_and_hms(2040, 1, 1, 0, 0, 0).unwrap();
-        assert_eq!(p.validity(start, None, far).unwrap().1, start + Duration::days(365));
+        assert_eq!(
+            p.validity(start, None, far).unwrap().1,
+            start + Duration::days(365)
+        );
         let poa = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
         assert_eq!(p.validity(start, Some(poa), far).unwrap().1, poa);
         let ca_end = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
@@ -353,7 +394,10 @@ mod tests {
         let mut uncapped = raw_profile();
         uncapped.cap_at_authority = false;
         let p = uncapped.validate(ProfileKind::Working).unwrap();
-        assert_eq!(p.validity(start, Some(poa), far).unwrap().1, start + Duration::days(365));
+        assert_eq!(
+            p.validity(start, Some(poa), far).unwrap().1,
+            start + Duration::days(365)
+        );
     }
 
     #[test]
@@ -361,11 +405,20 @@ mod tests {
         let cases: Vec<(fn(&mut RawProfile), &str)> = vec![
             (|r| r.validity_days = 0, "working.validity_days"),
             (|r| r.key_usage = vec!["sign".into()], "working.key_usage"),
-            (|r| r.extended_key_usage = vec!["nope".into()], "working.extended_key_usage"),
-            (|r| r.certificate_policies = vec![], "working.certificate_policies"),
+            (
+                |r| r.extended_key_usage = vec!["nope".into()],
+                "working.extended_key_usage",
+            ),
+            (
+                |r| r.certificate_policies = vec![],
+                "working.certificate_policies",
+            ),
             (|r| r.rsa_bits = [1024, 4096], "working.rsa_bits"),
             (|r| r.ec_curves = vec!["P-521".into()], "working.ec_curves"),
-            (|r| r.auto_approve = vec!["initial_self_signed".into()], "working.auto_approve"),
+            (
+                |r| r.auto_approve = vec!["initial_self_signed".into()],
+                "working.auto_approve",
+            ),
         ];
         for (edit, field) in cases {
             let mut raw = raw_profile();

@@ -69,7 +69,10 @@ impl Rules {
         }
         // 1.79: a suspension lasts at least 10 calendar days; policy may only raise it.
         if raw.suspension.min_days < 10 {
-            return Err(bad("suspension.min_days", "must be at least 10 (rule 1.79)"));
+            return Err(bad(
+                "suspension.min_days",
+                "must be at least 10 (rule 1.79)",
+            ));
         }
         let o = raw.operators;
         // 000_*.txt: at least 8 characters, changed at least every 50 days by
@@ -115,9 +118,21 @@ mod tests {
         assert_eq!(parse(GOOD).unwrap().suspension_min_days, 10);
         for (from, to, field) in [
             ("min_days = 10", "min_days = 9", "suspension.min_days"),
-            ("password_min_length = 8", "password_min_length = 6", "operators.password_min_length"),
-            ("window_days = 30", "window_days = 0", "registration.window_days"),
-            ("lockout_after = 3", "lockout_after = 0", "operators.lockout_after"),
+            (
+                "password_min_length = 8",
+                "password_min_length = 6",
+                "operators.password_min_length",
+            ),
+            (
+                "window_days = 30",
+                "window_days = 0",
+                "registration.window_days",
+            ),
+            (
+                "lockout_after = 3",
+                "lockout_after = 0",
+                "operators.lockout_after",
+            ),
         ] {
             let err = parse(&GOOD.replace(from, to)).unwrap_err().to_string();
             assert!(err.contains(field), "{err}");
