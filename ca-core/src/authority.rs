@@ -259,14 +259,13 @@ pub(crate) fn sign_tbs(signer: &dyn CaSigner, tbs: &TbsCertificate) -> Result<Ve
 
 /// The subject field of a DER certificate, as raw bytes.
 fn raw_subject(cert_der: &[u8]) -> Option<Vec<u8>> {
-    let (_, _, cert, _) = tlv::split(cert_der)?;
-    let (_, _, tbs, _) = tlv::split(cert)?;
-    let mut rest = tbs;
+    let cert = tlv::split(cert_der)?.content;
+    let mut rest = tlv::split(cert)?.content; // TBSCertificate
     if rest.first() == Some(&0xa0) {
-        rest = tlv::split(rest)?.3; // [0] version
+        rest = tlv::split(rest)?.rest; // [0] version
     }
     for _ in 0..4 {
-        rest = tlv::split(rest)?.3; // serial, signature, issuer, validity
+        rest = tlv::split(rest)?.rest; // serial, signature, issuer, validity
     }
-    Some(tlv::split(rest)?.1.to_vec())
+    Some(tlv::split(rest)?.whole.to_vec())
 }

@@ -88,7 +88,6 @@ impl CertificationRequest {
 /// The first element inside the outer SEQUENCE, as raw bytes: the signed part
 /// of a PKCS#10 request or certificate, exactly as the signer encoded it.
 pub(crate) fn raw_first_element(der: &[u8]) -> Option<&[u8]> {
-    let (_, _, content, _) = crate::tlv::split(der)?;
-    let (_, whole, _, _) = crate::tlv::split(content)?;
-    Some(whole)
+    let outer = crate::tlv::split(der)?;
+    Some(crate::tlv::split(outer.content)?.whole)
 }

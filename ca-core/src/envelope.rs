@@ -258,36 +258,32 @@ fn certificate_key_id(cert: &Certificate) -> Option<Vec<u8>> {
 /// SET OF that RFC 5652 §5.4 says the signature covers. The bytes are taken
 /// from the input rather than re-encoded, so a signer's ordering is kept.
 fn raw_signed_attributes(cms_der: &[u8]) -> Result<Option<Vec<u8>>> {
-    let broken = || malformed("cannot locate the SignerInfo");
-    let (_, _, content_info, _) = tlv::split(cms_der).ok_or_else(broken)?;
-    let (_, _, _, rest) = tlv::split(content_info).ok_or_else(broken)?; // contentType
-    let (_, _, explicit, _) = tlv::split(rest).ok_or_else(broken)?; // [0]
-    let (_, _, signed_data, _) = tlv::split(explicit).ok_or_else(broken)?;
-    let mut rest = signed_data;
-    // version, digestAlgorithms, encapContentInfo, then optional [0] and [1].
+    fn next(input: &[u8]) -> Result<tlv::Tlv<'_>> {
+        tlv::split(input).ok_or_else(|| malformed("cannot locate the SignerInfo"))
+    }
+    let content_info = next(cms_der)?.content;
+    let explicit = next(next(content_info)?.rest)?.content; // after contentType: [0]
+    let mut rest = next(explicit)?.content; // SignedData
+                                            // version, digestAlgorithms, encapContentInfo, then optional [0] and [1].
     for _ in 0..3 {
-        rest = tlv::split(rest).ok_or_else(broken)?.3;
+        rest = next(rest)?.rest;
     }
-    loop {
-        let (tag, _, content, next) = tlv::split(rest).ok_or_else(broken)?;
-        if tag == 0xa0 || tag == 0xa1 {
-            rest = next;
-            continue;
-        }
-        let (_, _, signer_info, _) = tlv::split(content).ok_or_else(broken)?;
-        let mut fields = signer_info;
-        // version, sid, digestAlgorithm
-        for _ in 0..3 {
-            fields = tlv::split(fields).ok_or_else(broken)?.3;
-        }
-        let (tag, whole, _, _) = tlv::split(fields).ok_or_else(broken)?;
-        if tag != 0xa0 {
-            return Ok(None);
-        }
-        let mut set = whole.to_vec();
-        set[0] = 0x31;
-        return Ok(Some(set));
+    let mut item = next(rest)?;
+    while item.tag == 0xa0 || item.tag == 0xa1 {
+        item = next(item.rest)?;
     }
+    let mut fields = next(item.content)?.content; // the first SignerInfo
+                                                  // version, sid, digestAlgorithm
+    for _ in 0..3 {
+        fields = next(fields)?.rest;
+    }
+    let attrs = next(fields)?;
+    if attrs.tag != 0xa0 {
+        return Ok(None);
+    }
+    let mut set = attrs.whole.to_vec();
+    set[0] = 0x31;
+    Ok(Some(set))
 }
 
 /// RFC 5652 §5.4 and §11: with signed attributes, contentType must equal the

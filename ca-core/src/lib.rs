@@ -7,6 +7,8 @@
 //! - the policy files ([`policy`]) and the request type rule ([`request_type`]);
 //! - the CA itself ([`authority`]), its signer ([`signer`]) and key store
 //!   ([`keystore`]);
+//! - the rule book ([`rules`]), the certificate lifecycle ([`lifecycle`]) and
+//!   the records they judge ([`records`]);
 //! - one error type with the SPEC's reason codes ([`error`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,9 +22,12 @@ pub mod envelope;
 pub mod error;
 pub mod keys;
 pub mod keystore;
+pub mod lifecycle;
 pub mod oids;
 pub mod policy;
+pub mod records;
 pub mod request_type;
+pub mod rules;
 pub mod serial;
 pub mod signer;
 pub mod subject;
@@ -34,3 +39,9 @@ mod test_support;
 
 pub use authority::{CertificateAuthority, PublicationUrls};
 pub use error::{Error, ErrorKind, Reason, Result};
+
+/// PEM text of DER bytes (RFC 7468), with LF line endings.
+pub fn der_to_pem(label: &str, der: &[u8]) -> String {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der)
+        .expect("PEM encoding of in-memory DER cannot fail")
+}

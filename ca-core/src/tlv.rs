@@ -2,10 +2,22 @@
 //! decoder, for the few places where the exact signed bytes are needed
 //! (RFC 5652 §5.4: the signature covers the signed attributes as encoded).
 
-/// Splits one TLV off `input`: (first identifier octet, the whole TLV, its
-/// contents, what follows). Only single-octet tags, which is all the CMS and
-/// PKCS#10 structures use. `None` on anything out of bounds.
-pub(crate) fn split(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One TLV split off the front of some input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tlv<'a> {
+    /// The identifier octet.
+    pub tag: u8,
+    /// The whole TLV.
+    pub whole: &'a [u8],
+    /// Its contents.
+    pub content: &'a [u8],
+    /// What follows it.
+    pub rest: &'a [u8],
+}
+
+/// Splits one TLV off `input`. Only single-octet tags, which is all the CMS,
+/// PKCS#10 and X.509 structures use. `None` on anything out of bounds.
+pub(crate) fn split(input: &[u8]) -> Option<Tlv<'_>> {
     let tag = *input.first()?;
     if tag & 0x1f == 0x1f {
         return None;
@@ -28,7 +40,12 @@ pub(crate) fn split(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
     if end > input.len() {
         return None;
     }
-    Some((tag, &input[..end], &input[header..end], &input[end..]))
+    Some(Tlv {
+        tag,
+        whole: &input[..end],
+        content: &input[header..end],
+        rest: &input[end..],
+    })
 }
 
 #[cfg(test)]
@@ -37,14 +54,14 @@ mod tests {
 
     #[test]
     fn splits_short_and_long_forms_and_refuses_overruns() {
-        let (tag, whole, content, rest) = split(&[0x04, 0x01, 0xaa, 0x05, 0x00]).unwrap();
+        let t = split(&[0x04, 0x01, 0xaa, 0x05, 0x00]).unwrap();
         assert_eq!(
-            (tag, whole, content, rest),
+            (t.tag, t.whole, t.content, t.rest),
             (4, &[4, 1, 0xaa][..], &[0xaa][..], &[5, 0][..])
         );
         let mut long = vec![0x04, 0x81, 0x80];
         long.extend([1u8; 0x80]);
-        assert_eq!(split(&long).unwrap().2.len(), 0x80);
+        assert_eq!(split(&long).unwrap().content.len(), 0x80);
         assert!(split(&[0x04, 0x02, 0xaa]).is_none());
         assert!(split(&[0x04, 0x80]).is_none());
         assert!(split(&[]).is_none());

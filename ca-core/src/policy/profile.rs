@@ -402,7 +402,8 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        let cases: Vec<(fn(&mut RawProfile), &str)> = vec![
+        type Edit = fn(&mut RawProfile);
+        let cases: Vec<(Edit, &str)> = vec![
             (|r| r.validity_days = 0, "working.validity_days"),
             (|r| r.key_usage = vec!["sign".into()], "working.key_usage"),
             (

@@ -1,0 +1,321 @@
+//! The rule book (SPEC §3.2–3.6): each check is a small function returning
+//! the reason code it enforces, so the SPEC's refusal lists can be ticked off
+//! against this file. All checks of a request run, and every failing reason
+//! is reported at once.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use der::asn1::ObjectIdentifier;
+use der::Decode;
+use x509_cert::ext::pkix::{CertificatePolicies, ExtendedKeyUsage, KeyUsage};
+use x509_cert::ext::Extension;
+use x509_cert::Certificate;
+
+use crate::csr::CertificationRequest;
+use crate::error::Reason;
+use crate::lifecycle::{transition, Event};
+use crate::oids;
+use crate::policy::{Profile, ProfileKind, Profiles, Rules};
+use crate::records::{CertificateRecord, CertificateStatus, PersonRecord};
+use crate::request_type::RequestType;
+use crate::subject::names_match;
+
+/// The certificate that signed a request, when it is one of ours.
+#[derive(Clone, Copy, Debug)]
+pub struct SignerFacts<'a> {
+    /// Its stored state.
+    pub record: &'a CertificateRecord,
+    /// The certificate itself (subject and extensions for rotation).
+    pub certificate: &'a Certificate,
+}
+
+/// Everything the policy checks of one request look at.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestContext<'a> {
+    /// The time of receipt.
+    pub now: DateTime<Utc>,
+    /// Decided from the signer.
+    pub request_type: RequestType,
+    /// The verified PKCS#10.
+    pub csr: &'a CertificationRequest,
+    /// The person the request is for; `None` when nobody matches.
+    pub person: Option<&'a PersonRecord>,
+    /// The signing certificate (initial and rotation).
+    pub signer: Option<SignerFacts<'a>>,
+    /// The profile the new certificate would be issued under.
+    pub profile: &'a Profile,
+    /// The key is already in a certificate of this CA.
+    pub key_already_certified: bool,
+    /// Registration window and other rules.
+    pub rules: &'a Rules,
+}
+
+/// Runs every policy check; an empty list means the request is acceptable.
+pub fn check_request(ctx: &RequestContext<'_>) -> Vec<Reason> {
+    let checks: [fn(&RequestContext<'_>) -> Option<Reason>; 7] = [
+        signer_certificate_is_valid,
+        person_is_active,
+        authority_is_current,
+        registration_window_is_open,
+        request_matches_registration,
+        key_is_allowed,
+        key_is_new,
+    ];
+    checks.iter().filter_map(|check| check(ctx)).collect()
+}
+
+/// `signer_certificate_invalid`: the signing certificate is revoked,
+/// suspended, expired or not yet valid (1.76.6, 1.81).
+fn signer_certificate_is_valid(ctx: &RequestContext<'_>) -> Option<Reason> {
+    let signer = ctx.signer?;
+    let usable = signer.record.status == CertificateStatus::Active
+        && signer.record.is_within_validity(ctx.now);
+    (!usable).then_some(Reason::SignerCertificateInvalid)
+}
+
+/// `person_not_active`: unknown person, authority terminated, or the
+/// organisation's agreement terminated.
+fn person_is_active(ctx: &RequestContext<'_>) -> Option<Reason> {
+    let authorised = ctx.person.is_some_and(PersonRecord::is_authorised);
+    (!authorised).then_some(Reason::PersonNotActive)
+}
+
+/// `authority_expired`: the power of attorney has ended (1.76.6).
+fn authority_is_current(ctx: &RequestContext<'_>) -> Option<Reason> {
+    let person = ctx.person?;
+    (ctx.now > person.authority_valid_until).then_some(Reason::AuthorityExpired)
+}
+
+/// `registration_expired`: an `initial_self_signed` request after the
+/// registration window (001_*.txt; default 30 days).
+fn registration_window_is_open(ctx: &RequestContext<'_>) -> Option<Reason> {
+    if ctx.request_type != RequestType::InitialSelfSigned {
+        return None;
+    }
+    let person = ctx.person?;
+    let closes = person.registered_at + Duration::days(ctx.rules.registration_window_days.into());
+    (ctx.now > closes).then_some(Reason::RegistrationExpired)
+}
+
+/// `subject_mismatch`: initial requests must carry the registration's
+/// subject and the profile's KU/EKU/policies; rotation requests those of the
+/// signing certificate (1.76.6, 1.81.5). Extensions a request leaves out are
+/// taken from the profile; only extensions it asks for must agree.
+fn request_matches_registration(ctx: &RequestContext<'_>) -> Option<Reason> {
+    let requested = match ctx.csr.requested_extensions() {
+        Ok(exts) => ExtensionSummary::from_extensions(&exts),
+        Err(_) => return Some(Reason::SubjectMismatch),
+    };
+    let subject = &ctx.csr.request.info.subject;
+    let matches = match (ctx.request_type, ctx.signer) {
+        (RequestType::Rotation, Some(signer)) => {
+            let current = &signer.certificate.tbs_certificate;
+            let current_exts = ExtensionSummary::from_extensions(
+                current.extensions.as_deref().unwrap_or_default(),
+            );
+            names_match(subject, &current.subject) && requested.agrees_with(&current_exts)
+        }
+        _ => {
+            let person = ctx.person?;
+            let Ok(expected) = person.subject.to_name() else {
+                return Some(Reason::SubjectMismatch);
+            };
+            names_match(subject, &expected)
+                && requested.agrees_with(&ExtensionSummary::from_profile(ctx.profile))
+        }
+    };
+    (!matches).then_some(Reason::SubjectMismatch)
+}
+
+/// `weak_key`: the key's algorithm or size is not allowed by the profile.
+fn key_is_allowed(ctx: &RequestContext<'_>) -> Option<Reason> {
+    ctx.profile
+        .check_key(ctx.csr.key.algorithm())
+        .err()
+        .map(|_| Reason::WeakKey)
+}
+
+/// `duplicate_key`: the key has been certified before.
+fn key_is_new(ctx: &RequestContext<'_>) -> Option<Reason> {
+    ctx.key_already_certified.then_some(Reason::DuplicateKey)
+}
+
+/// The profile a new certificate is issued under: a rotation keeps the
+/// signer's profile; an initial request gets the profile whose identifying
+/// policy OID it asks for, else the working profile.
+pub fn target_profile(
+    request_type: RequestType,
+    signer_profile: Option<ProfileKind>,
+    csr: &CertificationRequest,
+    profiles: &Profiles,
+) -> ProfileKind {
+    if request_type == RequestType::Rotation {
+        if let Some(kind) = signer_profile {
+            return kind;
+        }
+    }
+    let asked = csr
+        .requested_extensions()
+        .map(|e| {
+            ExtensionSummary::from_extensions(&e)
+                .policies
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    [ProfileKind::Additional, ProfileKind::Working]
+        .into_iter()
+        .find(|k| asked.contains(&profiles.get(*k).certificate_policies[0]))
+        .unwrap_or(ProfileKind::Working)
+}
+
+/// KU, EKU and policies of a certificate, request or profile, as sets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct ExtensionSummary {
+    key_usage: Option<u16>,
+    eku: Option<BTreeSet<ObjectIdentifier>>,
+    policies: Option<BTreeSet<ObjectIdentifier>>,
+}
+
+impl ExtensionSummary {
+    fn from_extensions(exts: &[Extension]) -> Self {
+        let mut s = ExtensionSummary::default();
+        for e in exts {
+            let v = e.extn_value.as_bytes();
+            match e.extn_id {
+                oids::KEY_USAGE => {
+                    s.key_usage = Some(
+                        KeyUsage::from_der(v)
+                            .map(|k| k.0.bits())
+                            .unwrap_or(u16::MAX),
+                    );
+                }
+                oids::EXT_KEY_USAGE => {
+                    s.eku = Some(
+                        ExtendedKeyUsage::from_der(v)
+                            .map(|k| k.0.into_iter().collect())
+                            .unwrap_or_default(),
+                    );
+                }
+                oids::CERTIFICATE_POLICIES => {
+                    s.policies = Some(
+                        CertificatePolicies::from_der(v)
+                            .map(|p| p.0.into_iter().map(|i| i.policy_identifier).collect())
+                            .unwrap_or_default(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    fn from_profile(p: &Profile) -> Self {
+        ExtensionSummary {
+            key_usage: Some(p.key_usage.iter().fold(0u16, |all, k| all | *k as u16)),
+            eku: (!p.extended_key_usage.is_empty())
+                .then(|| p.extended_key_usage.iter().copied().collect()),
+            policies: Some(p.certificate_policies.iter().copied().collect()),
+        }
+    }
+
+    /// Every extension asked for equals the reference's.
+    fn agrees_with(&self, reference: &ExtensionSummary) -> bool {
+        (self.key_usage.is_none() || self.key_usage == reference.key_usage)
+            && (self.eku.is_none() || self.eku == reference.eku)
+            && (self.policies.is_none() || self.policies == reference.policies)
+    }
+}
+
+/// The certificate and people an operator action on one certificate concerns.
+#[derive(Clone, Copy, Debug)]
+pub struct CertificateAction<'a> {
+    /// The time of the action.
+    pub now: DateTime<Utc>,
+    /// The certificate named by serial; `None` when unknown.
+    pub certificate: Option<&'a CertificateRecord>,
+    /// Its owner.
+    pub owner: Option<&'a PersonRecord>,
+    /// The person the paper application comes from, when the operator names one.
+    pub applicant: Option<&'a str>,
+}
+
+impl CertificateAction<'_> {
+    /// Reasons common to every action: not found, not owned, expired.
+    fn common(&self) -> Result<(&CertificateRecord, Vec<Reason>), Vec<Reason>> {
+        let cert = self
+            .certificate
+            .ok_or_else(|| vec![Reason::CertificateNotFound])?;
+        let mut reasons = Vec::new();
+        if self.applicant.is_some_and(|who| who != cert.person_id) {
+            reasons.push(Reason::CertificateNotOwned);
+        }
+        if cert.status != CertificateStatus::Revoked && self.now > cert.not_after {
+            reasons.push(Reason::CertificateExpired);
+        }
+        Ok((cert, reasons))
+    }
+
+    fn person_authorised(&self, reasons: &mut Vec<Reason>) {
+        if !self.owner.is_some_and(PersonRecord::is_authorised) {
+            reasons.push(Reason::PersonNotActive);
+        }
+    }
+
+    fn state_change(&self, cert: &CertificateRecord, event: Event, reasons: &mut Vec<Reason>) {
+        if let Err(r) = transition(cert.status, event, self.now) {
+            if !reasons.contains(&r) {
+                reasons.push(r);
+            }
+        }
+    }
+}
+
+fn verdict<T>(value: T, reasons: Vec<Reason>) -> Result<T, Vec<Reason>> {
+    if reasons.is_empty() {
+        Ok(value)
+    } else {
+        Err(reasons)
+    }
+}
+
+/// Suspension (1.79): returns the end of the suspension period.
+pub fn check_suspension(
+    action: &CertificateAction<'_>,
+    days: i64,
+    rules: &Rules,
+) -> Result<DateTime<Utc>, Vec<Reason>> {
+    let (cert, mut reasons) = action.common()?;
+    let until = action.now + Duration::days(days);
+    action.state_change(cert, Event::Suspend { until }, &mut reasons);
+    action.person_authorised(&mut reasons);
+    if days < i64::from(rules.suspension_min_days) {
+        reasons.push(Reason::SuspensionTooShort);
+    }
+    // "at most the certificate's validity period" (1.79): the whole period.
+    if Duration::days(days) > cert.not_after - cert.not_before {
+        reasons.push(Reason::SuspensionTooLong);
+    }
+    verdict(until, reasons)
+}
+
+/// Resumption (1.80).
+pub fn check_resumption(action: &CertificateAction<'_>) -> Result<(), Vec<Reason>> {
+    let (cert, mut reasons) = action.common()?;
+    action.state_change(cert, Event::Resume, &mut reasons);
+    action.person_authorised(&mut reasons);
+    if action
+        .owner
+        .is_some_and(|p| action.now > p.authority_valid_until)
+    {
+        reasons.push(Reason::AuthorityExpired);
+    }
+    verdict((), reasons)
+}
+
+/// Revocation on the owner's application (1.78).
+pub fn check_revocation(action: &CertificateAction<'_>) -> Result<(), Vec<Reason>> {
+    let (cert, mut reasons) = action.common()?;
+    action.state_change(cert, Event::Revoke, &mut reasons);
+    verdict((), reasons)
+}

@@ -1,0 +1,703 @@
+//! The rule book (SPEC §3.2–3.6), one refusal and one accepted case per
+//! reason code, on requests built in memory with an injected clock.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use ca_core::certificate::{parse_certificate, CertificateParams};
+use ca_core::csr::CertificationRequest;
+use ca_core::policy::{CaKeyAlgorithm, Policies, ProfileKind};
+use ca_core::records::{CertificateRecord, CertificateStatus, PersonRecord};
+use ca_core::request_type::RequestType;
+use ca_core::rules::{
+    check_request, check_resumption, check_revocation, check_suspension, target_profile,
+    CertificateAction, RequestContext, SignerFacts,
+};
+use ca_core::serial::random_serial;
+use ca_core::signer::SoftwareSigner;
+use ca_core::subject::SubjectSpec;
+use ca_core::{CertificateAuthority, Reason};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use der::asn1::ObjectIdentifier;
+use der::Encode;
+use p256::ecdsa::{DerSignature, SigningKey};
+use x509_cert::builder::{Builder, RequestBuilder};
+use x509_cert::ext::pkix::certpolicy::PolicyInformation;
+use x509_cert::ext::pkix::{CertificatePolicies, ExtendedKeyUsage, KeyUsage, KeyUsages};
+use x509_cert::name::Name;
+use x509_cert::Certificate;
+
+const SUBJECT: &str = "CN=Иванов Иван Иванович,title=Генеральный директор,O=ООО Ромашка,C=RU";
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+}
+
+fn policies() -> Policies {
+    Policies::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies")).unwrap()
+}
+
+fn person() -> PersonRecord {
+    PersonRecord {
+        id: "p1".into(),
+        active: true,
+        organization_active: true,
+        authority_valid_until: t0() + Duration::days(200),
+        registered_at: t0() - Duration::days(5),
+        subject: SubjectSpec {
+            country: Some("RU".into()),
+            organization: Some("ООО Ромашка".into()),
+            title: Some("Генеральный директор".into()),
+            common_name: "Иванов Иван Иванович".into(),
+            ..SubjectSpec::default()
+        },
+    }
+}
+
+/// A PKCS#10 for a fresh P-256 key with `subject` and optional extensions.
+fn csr_with(
+    subject: &str,
+    build: impl FnOnce(&mut RequestBuilder<'_, SigningKey>),
+) -> CertificationRequest {
+    let key = SigningKey::random(&mut rand_core::OsRng);
+    let mut b = RequestBuilder::new(Name::from_str(subject).unwrap(), &key).unwrap();
+    build(&mut b);
+    let req = b.build::<DerSignature>().unwrap();
+    CertificationRequest::from_der(&req.to_der().unwrap()).unwrap()
+}
+
+fn csr(subject: &str) -> CertificationRequest {
+    csr_with(subject, |_| {})
+}
+
+struct Fixture {
+    policies: Policies,
+    signer_cert: Certificate,
+    signer_record: CertificateRecord,
+}
+
+impl Fixture {
+    /// A CA and a technological certificate for the person, valid around t0.
+    fn new(profile: ProfileKind) -> Fixture {
+        let policies = policies();
+        let (key, _) = SoftwareSigner::generate(CaKeyAlgorithm::EcdsaP256).unwrap();
+        let ca = CertificateAuthority::create_self_signed(
+            Box::new(key),
+            &policies.ca,
+            t0() - Duration::days(10),
+        )
+        .unwrap();
+        let holder = csr(SUBJECT);
+        let not_before = t0() - Duration::days(1);
+        let not_after = t0() + Duration::days(30);
+        let der = ca
+            .issue(&CertificateParams {
+                serial: random_serial().unwrap(),
+                subject: person().subject.to_name().unwrap(),
+                public_key: holder.request.info.public_key.clone(),
+                not_before,
+                not_after,
+                profile: policies.profiles.get(profile),
+            })
+            .unwrap();
+        Fixture {
+            signer_cert: parse_certificate(&der).unwrap(),
+            signer_record: CertificateRecord {
+                serial: "aa".into(),
+                person_id: "p1".into(),
+                profile,
+                status: CertificateStatus::Active,
+                not_before,
+                not_after,
+            },
+            policies,
+        }
+    }
+
+    fn check(
+        &self,
+        t: RequestType,
+        csr: &CertificationRequest,
+        person: Option<&PersonRecord>,
+        now: DateTime<Utc>,
+    ) -> Vec<Reason> {
+        self.check_with(t, csr, person, now, &self.signer_record, false)
+    }
+
+    fn check_with(
+        &self,
+        t: RequestType,
+        csr: &CertificationRequest,
+        person: Option<&PersonRecord>,
+        now: DateTime<Utc>,
+        signer: &CertificateRecord,
+        duplicate: bool,
+    ) -> Vec<Reason> {
+        let signer = (t != RequestType::InitialSelfSigned).then_some(SignerFacts {
+            record: signer,
+            certificate: &self.signer_cert,
+        });
+        let profile = target_profile(
+            t,
+            Some(self.signer_record.profile),
+            csr,
+            &self.policies.profiles,
+        );
+        check_request(&RequestContext {
+            now,
+            request_type: t,
+            csr,
+            person,
+            signer,
+            profile: self.policies.profiles.get(profile),
+            key_already_certified: duplicate,
+            rules: &self.policies.rules,
+        })
+    }
+}
+
+#[test]
+fn an_initial_request_that_keeps_every_rule_is_accepted() {
+    let f = Fixture::new(ProfileKind::Technological);
+    assert_eq!(
+        f.check(RequestType::Initial, &csr(SUBJECT), Some(&person()), t0()),
+        vec![]
+    );
+}
+
+#[test]
+fn signer_certificate_invalid() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let c = csr(SUBJECT);
+    let p = person();
+    let with = |status, now| {
+        f.check_with(
+            RequestType::Initial,
+            &c,
+            Some(&p),
+            now,
+            &CertificateRecord {
+                status,
+                ..f.signer_record.clone()
+            },
+            false,
+        )
+    };
+    let until = t0() + Duration::days(10);
+    assert_eq!(
+        with(CertificateStatus::Revoked, t0()),
+        vec![Reason::SignerCertificateInvalid]
+    );
+    assert_eq!(
+        with(CertificateStatus::Suspended { until }, t0()),
+        vec![Reason::SignerCertificateInvalid]
+    );
+    // Expired, and not yet valid (the authority is still current at both times).
+    assert!(with(CertificateStatus::Active, t0() + Duration::days(31))
+        .contains(&Reason::SignerCertificateInvalid));
+    assert_eq!(
+        with(CertificateStatus::Active, t0() - Duration::days(2)),
+        vec![Reason::SignerCertificateInvalid]
+    );
+    assert_eq!(
+        with(CertificateStatus::Active, t0() + Duration::days(29)),
+        vec![]
+    );
+}
+
+#[test]
+fn person_not_active() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let c = csr(SUBJECT);
+    assert_eq!(
+        f.check(RequestType::Initial, &c, None, t0()),
+        vec![Reason::PersonNotActive]
+    );
+    let terminated = PersonRecord {
+        active: false,
+        ..person()
+    };
+    assert_eq!(
+        f.check(RequestType::Initial, &c, Some(&terminated), t0()),
+        vec![Reason::PersonNotActive]
+    );
+    let agreement_ended = PersonRecord {
+        organization_active: false,
+        ..person()
+    };
+    assert_eq!(
+        f.check(RequestType::Initial, &c, Some(&agreement_ended), t0()),
+        vec![Reason::PersonNotActive]
+    );
+    assert_eq!(
+        f.check(RequestType::Initial, &c, Some(&person()), t0()),
+        vec![]
+    );
+}
+
+#[test]
+fn authority_expired() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let c = csr(SUBJECT);
+    let p = PersonRecord {
+        authority_valid_until: t0(),
+        ..person()
+    };
+    assert_eq!(
+        f.check(
+            RequestType::Initial,
+            &c,
+            Some(&p),
+            t0() + Duration::seconds(1)
+        ),
+        vec![Reason::AuthorityExpired]
+    );
+    assert_eq!(f.check(RequestType::Initial, &c, Some(&p), t0()), vec![]);
+}
+
+#[test]
+fn registration_expired_only_for_self_signed_requests() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let c = csr(SUBJECT);
+    let p = PersonRecord {
+        registered_at: t0() - Duration::days(31),
+        ..person()
+    };
+    assert_eq!(
+        f.check(RequestType::InitialSelfSigned, &c, Some(&p), t0()),
+        vec![Reason::RegistrationExpired]
+    );
+    let p = PersonRecord {
+        registered_at: t0() - Duration::days(29),
+        ..person()
+    };
+    assert_eq!(
+        f.check(RequestType::InitialSelfSigned, &c, Some(&p), t0()),
+        vec![]
+    );
+    // An initial request signed by a technological certificate has no window.
+    let p = PersonRecord {
+        registered_at: t0() - Duration::days(31),
+        ..person()
+    };
+    assert_eq!(f.check(RequestType::Initial, &c, Some(&p), t0()), vec![]);
+}
+
+fn eku(oids: &[&str]) -> ExtendedKeyUsage {
+    ExtendedKeyUsage(
+        oids.iter()
+            .map(|o| ObjectIdentifier::new_unwrap(o))
+            .collect(),
+    )
+}
+
+#[test]
+fn subject_mismatch_against_the_registration() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let p = person();
+    let other = csr("CN=Петров Пётр Петрович,title=Генеральный директор,O=ООО Ромашка,C=RU");
+    assert_eq!(
+        f.check(RequestType::Initial, &other, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+    let missing_title = csr("CN=Иванов Иван Иванович,O=ООО Ромашка,C=RU");
+    assert_eq!(
+        f.check(RequestType::Initial, &missing_title, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+    // Letter case and spacing are not differences.
+    let spaced = csr("CN=иванов  иван иванович,title=Генеральный Директор,O=ООО Ромашка,C=RU");
+    assert_eq!(
+        f.check(RequestType::Initial, &spaced, Some(&p), t0()),
+        vec![]
+    );
+    // Requested extensions must equal the profile's (working: clientAuth + emailProtection).
+    let wrong_eku = csr_with(SUBJECT, |b| {
+        b.add_extension(&eku(&["1.3.6.1.5.5.7.3.3"])).unwrap()
+    });
+    assert_eq!(
+        f.check(RequestType::Initial, &wrong_eku, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+    let right_eku = csr_with(SUBJECT, |b| {
+        b.add_extension(&eku(&["1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.2"]))
+            .unwrap()
+    });
+    assert_eq!(
+        f.check(RequestType::Initial, &right_eku, Some(&p), t0()),
+        vec![]
+    );
+    let wrong_ku = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(KeyUsages::KeyEncipherment.into()))
+            .unwrap()
+    });
+    assert_eq!(
+        f.check(RequestType::Initial, &wrong_ku, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+}
+
+#[test]
+fn subject_mismatch_against_the_current_certificate_on_rotation() {
+    let f = Fixture::new(ProfileKind::Working);
+    let p = person();
+    assert_eq!(
+        f.check(RequestType::Rotation, &csr(SUBJECT), Some(&p), t0()),
+        vec![]
+    );
+    let other_title = csr("CN=Иванов Иван Иванович,title=Бухгалтер,O=ООО Ромашка,C=RU");
+    assert_eq!(
+        f.check(RequestType::Rotation, &other_title, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+    // 1.81.5: KU/EKU/policies asked for must be those of the signing certificate.
+    let same_ku = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(
+            KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
+        ))
+        .unwrap()
+    });
+    assert_eq!(
+        f.check(RequestType::Rotation, &same_ku, Some(&p), t0()),
+        vec![]
+    );
+    let other_ku = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
+            .unwrap()
+    });
+    assert_eq!(
+        f.check(RequestType::Rotation, &other_ku, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+    let policy = |oid: &str| {
+        CertificatePolicies(vec![PolicyInformation {
+            policy_identifier: ObjectIdentifier::new_unwrap(oid),
+            policy_qualifiers: None,
+        }])
+    };
+    let other_policy = csr_with(SUBJECT, |b| {
+        b.add_extension(&policy("1.3.6.1.4.1.99999.1.3")).unwrap()
+    });
+    assert_eq!(
+        f.check(RequestType::Rotation, &other_policy, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+    let same_policy = csr_with(SUBJECT, |b| {
+        b.add_extension(&policy("1.3.6.1.4.1.99999.1.2")).unwrap()
+    });
+    assert_eq!(
+        f.check(RequestType::Rotation, &same_policy, Some(&p), t0()),
+        vec![]
+    );
+}
+
+#[test]
+fn weak_key_per_profile() {
+    let mut f = Fixture::new(ProfileKind::Technological);
+    let c = csr(SUBJECT);
+    assert_eq!(
+        f.check(RequestType::Initial, &c, Some(&person()), t0()),
+        vec![]
+    );
+    // A profile that allows RSA only refuses this P-256 key.
+    let mut text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/profiles.toml"),
+    )
+    .unwrap();
+    text = text.replace("ec_curves = [\"P-256\", \"P-384\"]", "ec_curves = []");
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["ca.toml", "rules.toml", "calendar.toml"] {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../policies")
+                .join(file),
+            dir.path().join(file),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("profiles.toml"), text).unwrap();
+    f.policies = Policies::load(dir.path()).unwrap();
+    assert_eq!(
+        f.check(RequestType::Initial, &c, Some(&person()), t0()),
+        vec![Reason::WeakKey]
+    );
+}
+
+#[test]
+fn duplicate_key() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let c = csr(SUBJECT);
+    let p = person();
+    assert_eq!(
+        f.check_with(
+            RequestType::Initial,
+            &c,
+            Some(&p),
+            t0(),
+            &f.signer_record,
+            true
+        ),
+        vec![Reason::DuplicateKey]
+    );
+    assert_eq!(
+        f.check_with(
+            RequestType::Initial,
+            &c,
+            Some(&p),
+            t0(),
+            &f.signer_record,
+            false
+        ),
+        vec![]
+    );
+}
+
+#[test]
+fn every_failing_rule_is_reported_at_once() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let p = PersonRecord {
+        active: false,
+        authority_valid_until: t0() - Duration::days(1),
+        ..person()
+    };
+    let other = csr("CN=Петров Пётр");
+    let reasons = f.check_with(
+        RequestType::Initial,
+        &other,
+        Some(&p),
+        t0(),
+        &f.signer_record,
+        true,
+    );
+    assert_eq!(
+        reasons,
+        vec![
+            Reason::PersonNotActive,
+            Reason::AuthorityExpired,
+            Reason::SubjectMismatch,
+            Reason::DuplicateKey
+        ]
+    );
+}
+
+#[test]
+fn target_profile_follows_the_signer_or_the_requested_policy() {
+    let f = Fixture::new(ProfileKind::Additional);
+    let profiles = &f.policies.profiles;
+    let plain = csr(SUBJECT);
+    assert_eq!(
+        target_profile(
+            RequestType::Rotation,
+            Some(ProfileKind::Additional),
+            &plain,
+            profiles
+        ),
+        ProfileKind::Additional
+    );
+    assert_eq!(
+        target_profile(
+            RequestType::Initial,
+            Some(ProfileKind::Technological),
+            &plain,
+            profiles
+        ),
+        ProfileKind::Working
+    );
+    let additional = csr_with(SUBJECT, |b| {
+        b.add_extension(&CertificatePolicies(vec![PolicyInformation {
+            policy_identifier: profiles.get(ProfileKind::Additional).certificate_policies[0],
+            policy_qualifiers: None,
+        }]))
+        .unwrap()
+    });
+    assert_eq!(
+        target_profile(RequestType::InitialSelfSigned, None, &additional, profiles),
+        ProfileKind::Additional
+    );
+}
+
+// ---- suspension, resumption, revocation (1.78–1.80) ----
+
+fn cert(status: CertificateStatus) -> CertificateRecord {
+    CertificateRecord {
+        serial: "01".into(),
+        person_id: "p1".into(),
+        profile: ProfileKind::Working,
+        status,
+        not_before: t0() - Duration::days(10),
+        not_after: t0() + Duration::days(355),
+    }
+}
+
+fn action<'a>(
+    c: Option<&'a CertificateRecord>,
+    owner: Option<&'a PersonRecord>,
+    applicant: Option<&'a str>,
+    now: DateTime<Utc>,
+) -> CertificateAction<'a> {
+    CertificateAction {
+        now,
+        certificate: c,
+        owner,
+        applicant,
+    }
+}
+
+#[test]
+fn suspension_rules() {
+    let rules = policies().rules;
+    let p = person();
+    let active = cert(CertificateStatus::Active);
+    let ok = check_suspension(
+        &action(Some(&active), Some(&p), Some("p1"), t0()),
+        10,
+        &rules,
+    );
+    assert_eq!(ok, Ok(t0() + Duration::days(10)));
+    let refused = |c: &CertificateRecord, owner: &PersonRecord, who, now, days| {
+        check_suspension(&action(Some(c), Some(owner), who, now), days, &rules).unwrap_err()
+    };
+    assert_eq!(
+        check_suspension(&action(None, None, None, t0()), 10, &rules),
+        Err(vec![Reason::CertificateNotFound])
+    );
+    assert_eq!(
+        refused(&cert(CertificateStatus::Revoked), &p, None, t0(), 10),
+        vec![Reason::CertificateRevoked]
+    );
+    assert_eq!(
+        refused(&active, &p, Some("p2"), t0(), 10),
+        vec![Reason::CertificateNotOwned]
+    );
+    assert_eq!(
+        refused(&active, &p, None, t0() + Duration::days(356), 10),
+        vec![Reason::CertificateExpired]
+    );
+    let suspended = cert(CertificateStatus::Suspended {
+        until: t0() + Duration::days(5),
+    });
+    assert_eq!(
+        refused(&suspended, &p, None, t0(), 10),
+        vec![Reason::CertificateNotActive]
+    );
+    assert_eq!(
+        refused(
+            &active,
+            &PersonRecord {
+                active: false,
+                ..person()
+            },
+            None,
+            t0(),
+            10
+        ),
+        vec![Reason::PersonNotActive]
+    );
+    assert_eq!(
+        refused(&active, &p, None, t0(), 9),
+        vec![Reason::SuspensionTooShort]
+    );
+    assert_eq!(
+        refused(&active, &p, None, t0(), 366),
+        vec![Reason::SuspensionTooLong]
+    );
+    assert!(check_suspension(&action(Some(&active), Some(&p), None, t0()), 365, &rules).is_ok());
+}
+
+#[test]
+fn resumption_rules() {
+    let p = person();
+    let suspended = cert(CertificateStatus::Suspended {
+        until: t0() + Duration::days(5),
+    });
+    assert_eq!(
+        check_resumption(&action(Some(&suspended), Some(&p), Some("p1"), t0())),
+        Ok(())
+    );
+    let refused = |c: &CertificateRecord, owner: &PersonRecord, who, now| {
+        check_resumption(&action(Some(c), Some(owner), who, now)).unwrap_err()
+    };
+    assert_eq!(
+        check_resumption(&action(None, None, None, t0())),
+        Err(vec![Reason::CertificateNotFound])
+    );
+    assert_eq!(
+        refused(&cert(CertificateStatus::Active), &p, None, t0()),
+        vec![Reason::CertificateNotSuspended]
+    );
+    assert_eq!(
+        refused(&cert(CertificateStatus::Revoked), &p, None, t0()),
+        vec![Reason::CertificateRevoked]
+    );
+    assert_eq!(
+        refused(&suspended, &p, Some("p2"), t0()),
+        vec![Reason::CertificateNotOwned]
+    );
+    assert_eq!(
+        refused(&suspended, &p, None, t0() + Duration::days(356)),
+        vec![Reason::CertificateExpired, Reason::AuthorityExpired]
+    );
+    let lapsed_authority = PersonRecord {
+        authority_valid_until: t0() - Duration::days(1),
+        ..person()
+    };
+    assert_eq!(
+        refused(&suspended, &lapsed_authority, None, t0()),
+        vec![Reason::AuthorityExpired]
+    );
+    assert_eq!(
+        refused(
+            &suspended,
+            &PersonRecord {
+                organization_active: false,
+                ..person()
+            },
+            None,
+            t0()
+        ),
+        vec![Reason::PersonNotActive]
+    );
+}
+
+#[test]
+fn revocation_rules() {
+    let p = person();
+    let active = cert(CertificateStatus::Active);
+    let suspended = cert(CertificateStatus::Suspended {
+        until: t0() + Duration::days(5),
+    });
+    assert_eq!(
+        check_revocation(&action(Some(&active), Some(&p), Some("p1"), t0())),
+        Ok(())
+    );
+    assert_eq!(
+        check_revocation(&action(Some(&suspended), Some(&p), None, t0())),
+        Ok(())
+    );
+    assert_eq!(
+        check_revocation(&action(None, None, None, t0())),
+        Err(vec![Reason::CertificateNotFound])
+    );
+    assert_eq!(
+        check_revocation(&action(
+            Some(&cert(CertificateStatus::Revoked)),
+            Some(&p),
+            None,
+            t0()
+        )),
+        Err(vec![Reason::CertificateRevoked])
+    );
+    assert_eq!(
+        check_revocation(&action(Some(&active), Some(&p), Some("p2"), t0())),
+        Err(vec![Reason::CertificateNotOwned])
+    );
+    assert_eq!(
+        check_revocation(&action(
+            Some(&active),
+            Some(&p),
+            None,
+            t0() + Duration::days(400)
+        )),
+        Err(vec![Reason::CertificateExpired])
+    );
+}

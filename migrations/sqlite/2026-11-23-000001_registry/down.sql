@@ -1,0 +1,11 @@
+DROP TABLE outbox;
+DROP TABLE audit;
+DROP TABLE sessions;
+DROP TABLE operators;
+DROP TABLE crls;
+DROP TABLE applications;
+DROP TABLE requests;
+DROP TABLE certificates;
+DROP TABLE persons;
+DROP TABLE organizations;
+DROP TABLE store_lock;
