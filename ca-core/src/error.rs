@@ -194,6 +194,12 @@ pub enum ErrorKind {
     Config,
     /// The CA key store cannot be created, read or used.
     KeyStore,
+    /// Not logged in, or the session is over.
+    Unauthenticated,
+    /// Logged in, but the role does not allow the action.
+    Forbidden,
+    /// The database or another needed service cannot be reached; try again.
+    Unavailable,
     /// A failure that is not the caller's fault (encoding our own output, signing).
     Internal,
 }
@@ -250,9 +256,30 @@ impl Error {
         Error::new(ErrorKind::KeyStore, message)
     }
 
+    /// The thing named does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::NotFound, message)
+    }
+
+    /// The thing is in the wrong state for the action.
+    pub fn wrong_state(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::WrongState, message)
+    }
+
+    /// An input that is not acceptable as given (bad field values).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Malformed, message)
+    }
+
     /// An internal error (our own encoding or signing failed).
     pub fn internal(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Internal, message)
+    }
+
+    /// The same error, with these reason codes.
+    pub fn with_reasons(mut self, reasons: &[Reason]) -> Self {
+        self.reasons = reasons.to_vec();
+        self
     }
 
     /// How to treat this error.

@@ -9,10 +9,12 @@
 //!   ([`keystore`]);
 //! - the rule book ([`rules`]), the certificate lifecycle ([`lifecycle`]) and
 //!   the records they judge ([`records`]);
+//! - the JSON shapes of the REST API, shared by server and CLI ([`api`]);
 //! - one error type with the SPEC's reason codes ([`error`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod authority;
 pub mod ber;
 pub mod certificate;
@@ -39,6 +41,14 @@ mod test_support;
 
 pub use authority::{CertificateAuthority, PublicationUrls};
 pub use error::{Error, ErrorKind, Reason, Result};
+
+/// A random identifier: 16 octets from the CSPRNG as lowercase hex, for
+/// request ids and other ids that must not be guessable (SPEC §4).
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system CSPRNG failed");
+    hex::encode(bytes)
+}
 
 /// PEM text of DER bytes (RFC 7468), with LF line endings.
 pub fn der_to_pem(label: &str, der: &[u8]) -> String {

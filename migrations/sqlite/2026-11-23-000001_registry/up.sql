@@ -116,11 +116,11 @@ CREATE TABLE operators (
     username TEXT PRIMARY KEY,
     role TEXT NOT NULL CHECK (role IN ('admin', 'registrar', 'auditor')),
     password_hash TEXT NOT NULL,
-    must_change_password BOOLEAN NOT NULL,
+    must_change_password INTEGER NOT NULL,
     password_changed_at BIGINT NOT NULL,
     failed_attempts INTEGER NOT NULL,
-    locked BOOLEAN NOT NULL,
-    disabled BOOLEAN NOT NULL,
+    locked INTEGER NOT NULL,
+    disabled INTEGER NOT NULL,
     created_at BIGINT NOT NULL
 );
 

@@ -1,0 +1,188 @@
+//! CRL publication (SPEC §7): numbers strictly increasing across restarts
+//! and instances (taken under the store lock, primary key on the number), the
+//! stored CRL replaced atomically (a new row in the same transaction as the
+//! change it reflects), republished before nextUpdate and after every
+//! revocation, suspension and resumption.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use ca_core::api::CrlInfo;
+use ca_core::crl::{CrlParams, RevocationReason, RevokedEntry};
+use ca_core::serial::parse_serial_hex;
+use ca_core::{Error, Result};
+
+use crate::audit::{self, Event, Outcome};
+use crate::clock::{dt, ts};
+use crate::db::{db_error, AnyConnection};
+use crate::models::CrlRow;
+use crate::schema::{certificates, crls};
+use crate::Registry;
+
+fn info(row: &CrlRow) -> CrlInfo {
+    CrlInfo {
+        number: row.number as u64,
+        this_update: dt(row.this_update),
+        next_update: dt(row.next_update),
+        entries: row.entries as u64,
+    }
+}
+
+impl Registry {
+    /// Builds, signs and stores a new full CRL inside the caller's
+    /// transaction (which holds the store lock).
+    pub(crate) fn publish_in(
+        &self,
+        c: &mut AnyConnection,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CrlInfo> {
+        let policy = &self.policies().ca;
+        let last: Option<i64> = crls::table
+            .select(diesel::dsl::max(crls::number))
+            .first(c)
+            .map_err(db_error)?;
+        let number = last.unwrap_or(0) + 1;
+        // A revoked certificate stays listed until at least one CRL after its
+        // expiry (SPEC §7): keep those that expired within one CRL period.
+        let horizon = ts(now - policy.crl_period);
+        let rows: Vec<(
+            String,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        )> = certificates::table
+            .filter(certificates::status.eq_any(["revoked", "suspended"]))
+            .filter(certificates::not_after.ge(horizon))
+            .select((
+                certificates::serial,
+                certificates::status,
+                certificates::revoked_at,
+                certificates::suspended_at,
+                certificates::revocation_reason,
+                certificates::invalidity_date,
+            ))
+            .order(certificates::serial.asc())
+            .load(c)
+            .map_err(db_error)?;
+        let entries = rows.len();
+        let mut bad = None;
+        let iter = rows.into_iter().filter_map(
+            |(serial, status, revoked_at, suspended_at, reason, invalidity)| {
+                let Some(serial_number) = parse_serial_hex(&serial) else {
+                    bad = Some(serial);
+                    return None;
+                };
+                let (at, reason) = if status == "suspended" {
+                    (suspended_at.unwrap_or(0), RevocationReason::CertificateHold)
+                } else {
+                    (
+                        revoked_at.unwrap_or(0),
+                        reason
+                            .as_deref()
+                            .and_then(RevocationReason::from_code)
+                            .unwrap_or(RevocationReason::Unspecified),
+                    )
+                };
+                Some(RevokedEntry {
+                    serial: serial_number,
+                    revoked_at: dt(at),
+                    reason,
+                    invalidity_date: invalidity.map(dt),
+                })
+            },
+        );
+        let params = CrlParams {
+            number: number as u64,
+            this_update: now,
+            next_update: now + policy.crl_period,
+            delta_base: None,
+        };
+        let der = self.ca().build_crl(&params, iter)?;
+        if let Some(serial) = bad {
+            return Err(Error::internal(format!(
+                "stored serial {serial:?} is not hex"
+            )));
+        }
+        let row = CrlRow {
+            number,
+            base_number: None,
+            this_update: ts(params.this_update),
+            next_update: ts(params.next_update),
+            entries: entries as i64,
+            der,
+        };
+        diesel::insert_into(crls::table)
+            .values(&row)
+            .execute(c)
+            .map_err(db_error)?;
+        audit::append(
+            c,
+            ts(now),
+            Event {
+                actor,
+                action: "crl.publish",
+                object: format!("crl:{number}"),
+                outcome: Outcome::Ok,
+                reasons: vec![],
+                details: serde_json::json!({"entries": entries, "next_update": params.next_update}),
+            },
+        )?;
+        Ok(info(&row))
+    }
+
+    /// Publishes a CRL now.
+    pub fn publish_crl(&self, actor: &str) -> Result<CrlInfo> {
+        let now = self.now();
+        self.write(|c| self.publish_in(c, actor, now))
+    }
+
+    /// Publishes when there is no CRL yet or the current one is within the
+    /// overlap of its nextUpdate. Run from every instance: under the lock
+    /// only the first one to see it due publishes.
+    pub fn publish_crl_if_due(&self) -> Result<Option<CrlInfo>> {
+        let now = self.now();
+        let overlap = self.policies().ca.crl_overlap;
+        self.write(|c| {
+            let latest: Option<i64> = crls::table
+                .filter(crls::base_number.is_null())
+                .order(crls::number.desc())
+                .select(crls::next_update)
+                .first(c)
+                .optional()
+                .map_err(db_error)?;
+            match latest {
+                Some(next) if now < dt(next) - overlap => Ok(None),
+                _ => self.publish_in(c, "system", now).map(Some),
+            }
+        })
+    }
+
+    /// The current full CRL and its facts.
+    pub fn current_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
+        self.read(|c| {
+            let row: Option<CrlRow> = crls::table
+                .filter(crls::base_number.is_null())
+                .order(crls::number.desc())
+                .select(CrlRow::as_select())
+                .first(c)
+                .optional()
+                .map_err(db_error)?;
+            Ok(row.map(|r| (info(&r), r.der)))
+        })
+    }
+
+    /// Every CRL number ever published, ascending (tests and audits).
+    pub fn crl_numbers(&self) -> Result<Vec<u64>> {
+        self.read(|c| {
+            let n: Vec<i64> = crls::table
+                .select(crls::number)
+                .order(crls::number.asc())
+                .load(c)
+                .map_err(db_error)?;
+            Ok(n.into_iter().map(|x| x as u64).collect())
+        })
+    }
+}
