@@ -32,11 +32,18 @@ use crate::Registry;
 
 /// A serial reserved and a TBSCertificate recorded, not yet signed.
 #[derive(Debug)]
-pub(crate) struct Reservation {
-    pub serial: String,
-    pub tbs: TbsCertificate,
-    pub request_id: Option<String>,
-    pub person_id: String,
+pub struct Reservation {
+    pub(crate) serial: String,
+    pub(crate) tbs: TbsCertificate,
+    pub(crate) request_id: Option<String>,
+    pub(crate) person_id: String,
+}
+
+impl Reservation {
+    /// The reserved serial.
+    pub fn serial(&self) -> &str {
+        &self.serial
+    }
 }
 
 /// SHA-256 of a SubjectPublicKeyInfo's DER, hex: the duplicate-key index.
@@ -292,6 +299,26 @@ impl Registry {
         person_id: &str,
         public_key: SubjectPublicKeyInfoOwned,
     ) -> Result<(String, Vec<u8>)> {
+        let reservation = self.reserve_technological(actor, person_id, public_key)?;
+        let der = self.finish_issuance(actor, &reservation)?;
+        Ok((reservation.serial, der))
+    }
+
+    /// Signs and stores a reserved certificate (the second step of
+    /// [`issue_technological`](Self::issue_technological)).
+    pub fn finish_issuance(&self, actor: &str, reservation: &Reservation) -> Result<Vec<u8>> {
+        self.complete(actor, reservation)
+    }
+
+    /// The first step of [`issue_technological`](Self::issue_technological):
+    /// checks the person and key, reserves the serial and records the
+    /// TBSCertificate, and stops before signing.
+    pub fn reserve_technological(
+        &self,
+        actor: &str,
+        person_id: &str,
+        public_key: SubjectPublicKeyInfoOwned,
+    ) -> Result<Reservation> {
         let key =
             PublicKey::from_spki(&public_key).map_err(|e| Error::reason(Reason::WeakKey, e.0))?;
         self.policies()
@@ -299,7 +326,7 @@ impl Registry {
             .get(ProfileKind::Technological)
             .check_key(key.algorithm())?;
         let now = self.now();
-        let reservation = self.write(|c| {
+        self.write(|c| {
             let (p, o) = load_person(c, person_id)?
                 .ok_or_else(|| Error::not_found(format!("no person {person_id}")))?;
             let record = person_record(&p, &o);
@@ -328,9 +355,7 @@ impl Registry {
                     request_id: None,
                 },
             )
-        })?;
-        let der = self.complete(actor, &reservation)?;
-        Ok((reservation.serial, der))
+        })
     }
 
     /// A certificate's status and, when signed, its DER.

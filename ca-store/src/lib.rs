@@ -35,7 +35,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::AnyConnection;
 pub use notify::Notification;
 pub use operators::OperatorRecord;
-pub use requests::Submission;
+pub use issuance::Reservation;
+pub use requests::{ActData, Submission};
 
 use crate::db::db_error;
 use crate::schema::store_lock;

@@ -39,13 +39,16 @@ fn non_empty(field: &str, value: &str) -> Result<()> {
 }
 
 /// The subject a person's certificates carry: built from the registration.
+/// ИНН stays out of it: OpenSSL 3.0's `req -subj` drops the INNLE attribute
+/// (1.2.643.100.4) it does not know, so client software built on it could
+/// not produce the subject we would expect; ОГРН already names the client.
 pub(crate) fn subject_of(person: &PersonRow, org: &OrgRow) -> SubjectSpec {
     SubjectSpec {
         country: Some("RU".into()),
         organization: Some(org.name.clone()),
         organizational_unit: None,
         ogrn: Some(org.ogrn.clone()),
-        inn: Some(org.inn.clone()),
+        inn: None,
         title: Some(person.position.clone()),
         common_name: person.full_name.clone(),
     }
