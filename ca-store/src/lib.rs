@@ -33,9 +33,9 @@ use ca_core::{CertificateAuthority, Error, ErrorKind, Result};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use db::AnyConnection;
+pub use issuance::Reservation;
 pub use notify::Notification;
 pub use operators::OperatorRecord;
-pub use issuance::Reservation;
 pub use requests::{ActData, Submission};
 
 use crate::db::db_error;

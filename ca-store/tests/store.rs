@@ -25,11 +25,20 @@ fn initial_request_waits_for_an_operator_then_issues_a_certificate_openssl_verif
         let sub = w.reg.submit_request(&p7).unwrap();
         assert!(sub.created);
         let v = &sub.view;
-        assert_eq!((v.request_type.as_str(), v.status.as_str()), ("initial", "pending"));
+        assert_eq!(
+            (v.request_type.as_str(), v.status.as_str()),
+            ("initial", "pending")
+        );
         assert!(v.reasons.is_empty());
         let due = v.decision_due.expect("a pending request is due");
-        assert!(due > w.reg.now() + Duration::hours(24), "2 business days after receipt: {due}");
-        assert_eq!(w.reg.request_certificate(&v.id).unwrap_err().kind(), ErrorKind::WrongState);
+        assert!(
+            due > w.reg.now() + Duration::hours(24),
+            "2 business days after receipt: {due}"
+        );
+        assert_eq!(
+            w.reg.request_certificate(&v.id).unwrap_err().kind(),
+            ErrorKind::WrongState
+        );
         assert_eq!(w.reg.due().unwrap().len(), 1);
 
         // Same bytes again: the same request (idempotent).
@@ -43,13 +52,36 @@ fn initial_request_waits_for_an_operator_then_issues_a_certificate_openssl_verif
         w.t.write_pem("work.pem", "CERTIFICATE", &der);
         w.t.openssl(&["verify", "-CAfile", "ca.pem", "work.pem"]);
         // Built from the registration: ОГРН and ИНН come from the organisation.
-        let shown = text(&w.t.openssl(&["x509", "-in", "work.pem", "-noout", "-subject", "-nameopt", "utf8,sep_comma_plus"]));
-        assert!(shown.contains("OGRN=1027700132195") && shown.contains("CN=Иванов Иван Иванович"), "{shown}");
-        let (view, _) = w.reg.certificate(issued.certificate_serial.as_deref().unwrap(), false).unwrap();
+        let shown = text(&w.t.openssl(&[
+            "x509",
+            "-in",
+            "work.pem",
+            "-noout",
+            "-subject",
+            "-nameopt",
+            "utf8,sep_comma_plus",
+        ]));
+        assert!(
+            shown.contains("OGRN=1027700132195") && shown.contains("CN=Иванов Иван Иванович"),
+            "{shown}"
+        );
+        let (view, _) = w
+            .reg
+            .certificate(issued.certificate_serial.as_deref().unwrap(), false)
+            .unwrap();
         assert_eq!(view.status, "active");
         assert!(w.reg.due().unwrap().is_empty());
-        let events: Vec<String> = w.reg.notifications_for(&w.person.id).unwrap().into_iter().map(|n| n.event).collect();
-        assert!(events.contains(&"certificate.issued".to_string()), "{events:?}");
+        let events: Vec<String> = w
+            .reg
+            .notifications_for(&w.person.id)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.event)
+            .collect();
+        assert!(
+            events.contains(&"certificate.issued".to_string()),
+            "{events:?}"
+        );
         assert!(w.reg.approve("registrar", &v.id).unwrap_err().kind() == ErrorKind::WrongState);
     });
 }
@@ -60,8 +92,16 @@ fn rotation_signed_by_the_working_certificate_is_issued_at_once() {
         let w = World::new(db);
         w.working("work", &w.person);
         w.csr("next", &w.person);
-        let v = w.reg.submit_request(&w.envelope("next", "work")).unwrap().view;
-        assert_eq!((v.request_type.as_str(), v.status.as_str()), ("rotation", "issued"), "{v:?}");
+        let v = w
+            .reg
+            .submit_request(&w.envelope("next", "work"))
+            .unwrap()
+            .view;
+        assert_eq!(
+            (v.request_type.as_str(), v.status.as_str()),
+            ("rotation", "issued"),
+            "{v:?}"
+        );
         let der = w.reg.request_certificate(&v.id).unwrap();
         w.t.write_pem("next.pem", "CERTIFICATE", &der);
         w.t.openssl(&["verify", "-CAfile", "ca.pem", "next.pem"]);
@@ -76,9 +116,15 @@ fn self_signed_request_waits_for_the_act_then_for_approval() {
         let cert = w.t.self_signed("new");
         let p7 = w.t.cms_sign("new.csr", &cert, "new.key", &[]);
         let v = w.reg.submit_request(&p7).unwrap().view;
-        assert_eq!((v.request_type.as_str(), v.status.as_str()), ("initial_self_signed", "pending_act"));
+        assert_eq!(
+            (v.request_type.as_str(), v.status.as_str()),
+            ("initial_self_signed", "pending_act")
+        );
         assert_eq!(v.person_id.as_deref(), Some(w.person.id.as_str()));
-        assert_eq!(w.reg.approve("registrar", &v.id).unwrap_err().kind(), ErrorKind::WrongState);
+        assert_eq!(
+            w.reg.approve("registrar", &v.id).unwrap_err().kind(),
+            ErrorKind::WrongState
+        );
         let act = w.reg.request_act(&v.id).unwrap();
         assert_eq!(act.key_sha256.len(), 64);
         assert!(act.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
@@ -96,10 +142,20 @@ fn registration_window_closes_after_thirty_days() {
         w.clock.advance(Duration::days(31));
         w.csr("late", &w.person);
         let cert = w.t.self_signed("late");
-        let v = w.reg.submit_request(&w.t.cms_sign("late.csr", &cert, "late.key", &[])).unwrap().view;
+        let v = w
+            .reg
+            .submit_request(&w.t.cms_sign("late.csr", &cert, "late.key", &[]))
+            .unwrap()
+            .view;
         assert_eq!(v.status, "rejected");
         assert_eq!(codes(&v), ["registration_expired"]);
-        let events: Vec<String> = w.reg.notifications_for(&w.person.id).unwrap().into_iter().map(|n| n.event).collect();
+        let events: Vec<String> = w
+            .reg
+            .notifications_for(&w.person.id)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.event)
+            .collect();
         assert_eq!(events, ["request.rejected"]);
     });
 }
@@ -110,19 +166,43 @@ fn policy_refusals_are_recorded_with_their_reasons() {
         let w = World::new(db);
         w.technological("tech", &w.person);
         // subject_mismatch: another name.
-        w.csr_with_subject("other", &subj("Петров Пётр Петрович", "Генеральный директор"));
-        let v = w.reg.submit_request(&w.envelope("other", "tech")).unwrap().view;
-        assert_eq!((v.status.as_str(), codes(&v)), ("rejected", vec!["subject_mismatch"]));
+        w.csr_with_subject(
+            "other",
+            &subj("Петров Пётр Петрович", "Генеральный директор"),
+        );
+        let v = w
+            .reg
+            .submit_request(&w.envelope("other", "tech"))
+            .unwrap()
+            .view;
+        assert_eq!(
+            (v.status.as_str(), codes(&v)),
+            ("rejected", vec!["subject_mismatch"])
+        );
         // duplicate_key: the technological key itself asked for again.
         std::fs::copy(w.t.path().join("tech.csr"), w.t.path().join("again.csr")).unwrap();
-        let v = w.reg.submit_request(&w.envelope("again", "tech")).unwrap().view;
+        let v = w
+            .reg
+            .submit_request(&w.envelope("again", "tech"))
+            .unwrap()
+            .view;
         assert_eq!(codes(&v), ["duplicate_key"]);
         // Accepted: the right subject and a new key.
         w.csr("good", &w.person);
-        assert_eq!(w.reg.submit_request(&w.envelope("good", "tech")).unwrap().view.status, "pending");
+        assert_eq!(
+            w.reg
+                .submit_request(&w.envelope("good", "tech"))
+                .unwrap()
+                .view
+                .status,
+            "pending"
+        );
         // The audit trail has the refusals with their codes.
         let audit = w.reg.audit_records(0, 1000).unwrap();
-        let refused: Vec<_> = audit.iter().filter(|r| r.action == "request.submit" && r.outcome == "refused").collect();
+        let refused: Vec<_> = audit
+            .iter()
+            .filter(|r| r.action == "request.submit" && r.outcome == "refused")
+            .collect();
         assert_eq!(refused.len(), 2);
         assert!(refused.iter().any(|r| r.reasons == ["subject_mismatch"]));
     });
@@ -134,12 +214,23 @@ fn signer_certificate_invalid_when_suspended_or_expired() {
         let w = World::new(db);
         let serial = w.technological("tech", &w.person);
         w.csr("a", &w.person);
-        w.reg.suspend("registrar", &serial, 10, "Заявление 1", None).unwrap();
+        w.reg
+            .suspend("registrar", &serial, 10, "Заявление 1", None)
+            .unwrap();
         let v = w.reg.submit_request(&w.envelope("a", "tech")).unwrap().view;
         assert_eq!(codes(&v), ["signer_certificate_invalid"]);
-        w.reg.resume("registrar", &serial, "Заявление 2", None).unwrap();
+        w.reg
+            .resume("registrar", &serial, "Заявление 2", None)
+            .unwrap();
         w.csr("b", &w.person);
-        assert_eq!(w.reg.submit_request(&w.envelope("b", "tech")).unwrap().view.status, "pending");
+        assert_eq!(
+            w.reg
+                .submit_request(&w.envelope("b", "tech"))
+                .unwrap()
+                .view
+                .status,
+            "pending"
+        );
         // The technological profile lasts 45 days.
         w.clock.advance(Duration::days(46));
         w.csr("c", &w.person);
@@ -152,13 +243,30 @@ fn signer_certificate_invalid_when_suspended_or_expired() {
 fn power_of_attorney_expiry_and_termination_refuse_requests() {
     on_each_backend(|db| {
         let w = World::new(db);
-        let short = World::add_person(&w.reg, &w.org, "Сидорова Анна Петровна", "Главный бухгалтер", 20);
+        let short = World::add_person(
+            &w.reg,
+            &w.org,
+            "Сидорова Анна Петровна",
+            "Главный бухгалтер",
+            20,
+        );
         w.technological("tech", &short);
         w.csr("in-time", &short);
-        assert_eq!(w.reg.submit_request(&w.envelope("in-time", "tech")).unwrap().view.status, "pending");
+        assert_eq!(
+            w.reg
+                .submit_request(&w.envelope("in-time", "tech"))
+                .unwrap()
+                .view
+                .status,
+            "pending"
+        );
         w.clock.advance(Duration::days(21));
         w.csr("late", &short);
-        let v = w.reg.submit_request(&w.envelope("late", "tech")).unwrap().view;
+        let v = w
+            .reg
+            .submit_request(&w.envelope("late", "tech"))
+            .unwrap()
+            .view;
         assert!(codes(&v).contains(&"authority_expired"), "{v:?}");
         // Approving the earlier request now is refused too, and rejects it.
         let pending = w.reg.requests(Some("pending")).unwrap();
@@ -167,9 +275,15 @@ fn power_of_attorney_expiry_and_termination_refuse_requests() {
         assert_eq!(w.reg.request(&pending[0].id).unwrap().status, "rejected");
 
         w.technological("tech2", &w.person);
-        w.reg.terminate_person("registrar", &w.person.id, "Приказ 5").unwrap();
+        w.reg
+            .terminate_person("registrar", &w.person.id, "Приказ 5")
+            .unwrap();
         w.csr("after", &w.person);
-        let v = w.reg.submit_request(&w.envelope("after", "tech2")).unwrap().view;
+        let v = w
+            .reg
+            .submit_request(&w.envelope("after", "tech2"))
+            .unwrap()
+            .view;
         assert!(codes(&v).contains(&"person_not_active"), "{v:?}");
     });
 }
@@ -179,21 +293,36 @@ fn structural_refusals_store_nothing_but_the_audit_record() {
     on_each_backend(|db| {
         let w = World::new(db);
         let before = w.reg.audit_records(0, 1000).unwrap().len();
-        for (bytes, reason) in [(&b"junk"[..], Reason::MalformedCms), (&[0x30, 0x85, 0, 0, 0, 0, 1, 0][..], Reason::UnsupportedEncoding)] {
+        for (bytes, reason) in [
+            (&b"junk"[..], Reason::MalformedCms),
+            (
+                &[0x30, 0x85, 0, 0, 0, 0, 1, 0][..],
+                Reason::UnsupportedEncoding,
+            ),
+        ] {
             let err = w.reg.submit_request(bytes).unwrap_err();
             assert!(err.has(reason), "{err}");
             assert_eq!(err.kind(), ErrorKind::Malformed);
         }
         // Signed by a certificate of this CA that the registry does not hold.
         let csr = w.t.make_csr("stranger", "ec-p256");
-        w.t.issue("stranger", &csr, ca_core::policy::ProfileKind::Technological);
+        w.t.issue(
+            "stranger",
+            &csr,
+            ca_core::policy::ProfileKind::Technological,
+        );
         w.csr("x", &w.person);
-        let err = w.reg.submit_request(&w.envelope("x", "stranger")).unwrap_err();
+        let err = w
+            .reg
+            .submit_request(&w.envelope("x", "stranger"))
+            .unwrap_err();
         assert!(err.has(Reason::UnknownSigner), "{err}");
         assert!(w.reg.requests(None).unwrap().is_empty());
         let audit = w.reg.audit_records(0, 1000).unwrap();
         assert_eq!(audit.len(), before + 3);
-        assert!(audit[before..].iter().all(|r| r.outcome == "refused" && r.actor == "client"));
+        assert!(audit[before..]
+            .iter()
+            .all(|r| r.outcome == "refused" && r.actor == "client"));
     });
 }
 
@@ -204,23 +333,59 @@ fn suspension_runs_out_into_revocation_exactly_once_and_crls_follow() {
         let serial = w.working("work", &w.person);
         let start = w.reg.now();
         // Refusals first: too short, too long, unknown, not owned.
-        let err = w.reg.suspend("registrar", &serial, 9, "З-1", None).unwrap_err();
+        let err = w
+            .reg
+            .suspend("registrar", &serial, 9, "З-1", None)
+            .unwrap_err();
         assert_eq!(err.reason_codes(), [Reason::SuspensionTooShort]);
-        let err = w.reg.suspend("registrar", &serial, 400, "З-1", None).unwrap_err();
+        let err = w
+            .reg
+            .suspend("registrar", &serial, 400, "З-1", None)
+            .unwrap_err();
         assert_eq!(err.reason_codes(), [Reason::SuspensionTooLong]);
-        let err = w.reg.suspend("registrar", "0badc0ffee", 10, "З-1", None).unwrap_err();
-        assert_eq!((err.kind(), err.reason_codes()), (ErrorKind::NotFound, &[Reason::CertificateNotFound][..]));
-        let err = w.reg.suspend("registrar", &serial, 10, "З-1", Some("someone-else")).unwrap_err();
+        let err = w
+            .reg
+            .suspend("registrar", "0badc0ffee", 10, "З-1", None)
+            .unwrap_err();
+        assert_eq!(
+            (err.kind(), err.reason_codes()),
+            (ErrorKind::NotFound, &[Reason::CertificateNotFound][..])
+        );
+        let err = w
+            .reg
+            .suspend("registrar", &serial, 10, "З-1", Some("someone-else"))
+            .unwrap_err();
         assert_eq!(err.reason_codes(), [Reason::CertificateNotOwned]);
 
-        let until = w.reg.suspend("registrar", &serial, 10, "З-2", Some(&w.person.id)).unwrap();
+        let until = w
+            .reg
+            .suspend("registrar", &serial, 10, "З-2", Some(&w.person.id))
+            .unwrap();
         assert_eq!(until, start + Duration::days(10));
-        let err = w.reg.suspend("registrar", &serial, 10, "З-3", None).unwrap_err();
+        let err = w
+            .reg
+            .suspend("registrar", &serial, 10, "З-3", None)
+            .unwrap_err();
         assert_eq!(err.reason_codes(), [Reason::CertificateNotActive]);
         let crl = w.crl("held.crl");
-        let shown = text(&w.t.openssl(&["crl", "-in", &crl, "-noout", "-text", "-CAfile", "ca.pem"]));
-        assert!(shown.contains("verify OK") && shown.contains("Certificate Hold"), "{shown}");
-        let out = ca_tests::try_openssl(w.t.path(), &["verify", "-crl_check", "-CAfile", "ca.pem", "-CRLfile", &crl, "work.pem"]);
+        let shown =
+            text(&w.t.openssl(&["crl", "-in", &crl, "-noout", "-text", "-CAfile", "ca.pem"]));
+        assert!(
+            shown.contains("verify OK") && shown.contains("Certificate Hold"),
+            "{shown}"
+        );
+        let out = ca_tests::try_openssl(
+            w.t.path(),
+            &[
+                "verify",
+                "-crl_check",
+                "-CAfile",
+                "ca.pem",
+                "-CRLfile",
+                &crl,
+                "work.pem",
+            ],
+        );
         assert!(!out.status.success());
 
         // Day 9: nothing lapses yet.
@@ -237,7 +402,13 @@ fn suspension_runs_out_into_revocation_exactly_once_and_crls_follow() {
         assert_eq!(err.reason_codes(), [Reason::CertificateRevoked]);
         let shown = text(&w.t.openssl(&["crl", "-in", &w.crl("revoked.crl"), "-noout", "-text"]));
         assert!(!shown.contains("Certificate Hold"), "{shown}");
-        let revocations = w.reg.audit_records(0, 1000).unwrap().into_iter().filter(|r| r.action == "certificate.revoked").count();
+        let revocations = w
+            .reg
+            .audit_records(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.action == "certificate.revoked")
+            .count();
         assert_eq!(revocations, 1);
     });
 }
@@ -249,15 +420,42 @@ fn resumption_takes_the_certificate_off_the_next_crl() {
         let serial = w.working("work", &w.person);
         let err = w.reg.resume("registrar", &serial, "З-1", None).unwrap_err();
         assert_eq!(err.reason_codes(), [Reason::CertificateNotSuspended]);
-        w.reg.suspend("registrar", &serial, 15, "З-2", None).unwrap();
+        w.reg
+            .suspend("registrar", &serial, 15, "З-2", None)
+            .unwrap();
         w.reg.resume("registrar", &serial, "З-3", None).unwrap();
         let crl = w.crl("resumed.crl");
-        w.t.openssl(&["verify", "-crl_check", "-CAfile", "ca.pem", "-CRLfile", &crl, "work.pem"]);
+        w.t.openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            "ca.pem",
+            "-CRLfile",
+            &crl,
+            "work.pem",
+        ]);
         let numbers = w.reg.crl_numbers().unwrap();
-        assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>(), "one CRL per change, in order");
-        let events: Vec<String> = w.reg.notifications_for(&w.person.id).unwrap().into_iter().map(|n| n.event).collect();
-        for e in ["resume.refused", "certificate.suspended", "certificate.resumed"] {
-            assert!(events.contains(&e.to_string()), "{e} missing from {events:?}");
+        assert_eq!(
+            numbers,
+            (1..=numbers.len() as u64).collect::<Vec<_>>(),
+            "one CRL per change, in order"
+        );
+        let events: Vec<String> = w
+            .reg
+            .notifications_for(&w.person.id)
+            .unwrap()
+            .into_iter()
+            .map(|n| n.event)
+            .collect();
+        for e in [
+            "resume.refused",
+            "certificate.suspended",
+            "certificate.resumed",
+        ] {
+            assert!(
+                events.contains(&e.to_string()),
+                "{e} missing from {events:?}"
+            );
         }
     });
 }
@@ -267,20 +465,69 @@ fn revocation_on_application_and_its_refusals() {
     on_each_backend(|db| {
         let w = World::new(db);
         let serial = w.working("work", &w.person);
-        let err = w.reg.revoke("registrar", &serial, RevocationReason::CertificateHold, "З-0", None).unwrap_err();
+        let err = w
+            .reg
+            .revoke(
+                "registrar",
+                &serial,
+                RevocationReason::CertificateHold,
+                "З-0",
+                None,
+            )
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Malformed);
-        w.reg.revoke("registrar", &serial, RevocationReason::KeyCompromise, "З-1", Some(&w.person.id)).unwrap();
-        let err = w.reg.revoke("registrar", &serial, RevocationReason::KeyCompromise, "З-2", None).unwrap_err();
+        w.reg
+            .revoke(
+                "registrar",
+                &serial,
+                RevocationReason::KeyCompromise,
+                "З-1",
+                Some(&w.person.id),
+            )
+            .unwrap();
+        let err = w
+            .reg
+            .revoke(
+                "registrar",
+                &serial,
+                RevocationReason::KeyCompromise,
+                "З-2",
+                None,
+            )
+            .unwrap_err();
         assert_eq!(err.reason_codes(), [Reason::CertificateRevoked]);
         let crl = w.crl("r.crl");
-        let out = ca_tests::try_openssl(w.t.path(), &["verify", "-crl_check", "-CAfile", "ca.pem", "-CRLfile", &crl, "work.pem"]);
+        let out = ca_tests::try_openssl(
+            w.t.path(),
+            &[
+                "verify",
+                "-crl_check",
+                "-CAfile",
+                "ca.pem",
+                "-CRLfile",
+                &crl,
+                "work.pem",
+            ],
+        );
         assert!(text(&out).contains("certificate revoked"), "{}", text(&out));
         // An expired certificate can be neither suspended nor revoked.
         let other = w.working("other", &w.person);
         w.clock.advance(Duration::days(366));
-        let err = w.reg.revoke("registrar", &other, RevocationReason::Superseded, "З-3", None).unwrap_err();
+        let err = w
+            .reg
+            .revoke(
+                "registrar",
+                &other,
+                RevocationReason::Superseded,
+                "З-3",
+                None,
+            )
+            .unwrap_err();
         assert_eq!(err.reason_codes(), [Reason::CertificateExpired]);
-        assert_eq!(w.reg.certificate(&other, false).unwrap().0.status, "expired");
+        assert_eq!(
+            w.reg.certificate(&other, false).unwrap().0.status,
+            "expired"
+        );
     });
 }
 
@@ -290,39 +537,93 @@ fn terminations_revoke_every_certificate_in_one_transaction() {
         let w = World::new(db);
         let a = w.working("a", &w.person);
         let tech = w.technological("t", &w.person);
-        let other = World::add_person(&w.reg, &w.org, "Петров Пётр Петрович", "Заместитель директора", 100);
+        let other = World::add_person(
+            &w.reg,
+            &w.org,
+            "Петров Пётр Петрович",
+            "Заместитель директора",
+            100,
+        );
         let b = w.working("b", &other);
         w.csr("pending", &w.person);
-        let pending = w.reg.submit_request(&w.envelope("pending", "t")).unwrap().view;
+        let pending = w
+            .reg
+            .submit_request(&w.envelope("pending", "t"))
+            .unwrap()
+            .view;
 
-        let revoked = w.reg.terminate_person("registrar", &w.person.id, "Приказ 9").unwrap().revoked;
-        let mut expected = vec![a.clone(), tech.clone(), w.reg.request(&w.reg.requests(Some("issued")).unwrap()[0].id).unwrap().certificate_serial.unwrap()];
+        let revoked = w
+            .reg
+            .terminate_person("registrar", &w.person.id, "Приказ 9")
+            .unwrap()
+            .revoked;
+        let mut expected = vec![
+            a.clone(),
+            tech.clone(),
+            w.reg
+                .request(&w.reg.requests(Some("issued")).unwrap()[0].id)
+                .unwrap()
+                .certificate_serial
+                .unwrap(),
+        ];
         expected.retain(|s| !s.is_empty());
         for s in [&a, &tech] {
             assert!(revoked.contains(s), "{s} not in {revoked:?}");
-            assert_eq!(w.reg.certificate(s, false).unwrap().0.revocation_reason.as_deref(), Some("affiliation_changed"));
+            assert_eq!(
+                w.reg
+                    .certificate(s, false)
+                    .unwrap()
+                    .0
+                    .revocation_reason
+                    .as_deref(),
+                Some("affiliation_changed")
+            );
         }
         assert!(!revoked.contains(&b));
         assert_eq!(w.reg.request(&pending.id).unwrap().status, "rejected");
-        assert_eq!(w.reg.terminate_person("registrar", &w.person.id, "Приказ 9").unwrap_err().kind(), ErrorKind::WrongState);
+        assert_eq!(
+            w.reg
+                .terminate_person("registrar", &w.person.id, "Приказ 9")
+                .unwrap_err()
+                .kind(),
+            ErrorKind::WrongState
+        );
 
-        let revoked = w.reg.terminate_organization("registrar", &w.org.id, "Расторжение 1").unwrap().revoked;
+        let revoked = w
+            .reg
+            .terminate_organization("registrar", &w.org.id, "Расторжение 1")
+            .unwrap()
+            .revoked;
         assert!(revoked.contains(&b), "{revoked:?}");
         assert!(w.reg.certificates(None, Some("active")).unwrap().is_empty());
         let crl = w.crl("all.crl");
         for f in ["a.pem", "b.pem"] {
-            let out = ca_tests::try_openssl(w.t.path(), &["verify", "-crl_check", "-CAfile", "ca.pem", "-CRLfile", &crl, f]);
+            let out = ca_tests::try_openssl(
+                w.t.path(),
+                &[
+                    "verify",
+                    "-crl_check",
+                    "-CAfile",
+                    "ca.pem",
+                    "-CRLfile",
+                    &crl,
+                    f,
+                ],
+            );
             assert!(!out.status.success(), "{f} still verifies");
         }
         // No new persons for a terminated organisation.
-        let err = w.reg.register_person("registrar", ca_core::api::NewPerson {
-            organization_id: w.org.id.clone(),
-            full_name: "Новый Сотрудник".into(),
-            position: "Директор".into(),
-            email: "n@example.org".into(),
-            authority_document: "Д-1".into(),
-            authority_valid_until: w.reg.now() + Duration::days(10),
-        });
+        let err = w.reg.register_person(
+            "registrar",
+            ca_core::api::NewPerson {
+                organization_id: w.org.id.clone(),
+                full_name: "Новый Сотрудник".into(),
+                position: "Директор".into(),
+                email: "n@example.org".into(),
+                authority_document: "Д-1".into(),
+                authority_valid_until: w.reg.now() + Duration::days(10),
+            },
+        );
         assert_eq!(err.unwrap_err().kind(), ErrorKind::WrongState);
     });
 }
@@ -335,12 +636,20 @@ fn an_edited_audit_row_is_named_by_verification() {
         let report = w.reg.verify_audit().unwrap();
         assert!(report.ok && report.records >= 4, "{report:?}");
         let mut conn = ca_store::db::open_pool(&db.url).unwrap().get().unwrap();
-        diesel::sql_query("UPDATE audit SET actor = 'mallory' WHERE seq = 3").execute(&mut *conn).unwrap();
+        diesel::sql_query("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
+            .execute(&mut *conn)
+            .unwrap();
         let report = w.reg.verify_audit().unwrap();
         assert_eq!((report.ok, report.first_broken), (false, Some(3)));
         // Deleting a row breaks the chain at the next one.
-        diesel::sql_query("UPDATE audit SET actor = (SELECT actor FROM audit WHERE seq = 2) WHERE seq = 3").execute(&mut *conn).unwrap();
-        diesel::sql_query("DELETE FROM audit WHERE seq = 2").execute(&mut *conn).unwrap();
+        diesel::sql_query(
+            "UPDATE audit SET actor = (SELECT actor FROM audit WHERE seq = 2) WHERE seq = 3",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        diesel::sql_query("DELETE FROM audit WHERE seq = 2")
+            .execute(&mut *conn)
+            .unwrap();
         assert_eq!(w.reg.verify_audit().unwrap().first_broken, Some(3));
     });
 }
@@ -349,7 +658,11 @@ fn an_edited_audit_row_is_named_by_verification() {
 fn crl_is_republished_before_next_update_once() {
     on_each_backend(|db| {
         let w = World::new(db);
-        let first = w.reg.publish_crl_if_due().unwrap().expect("no CRL yet: publish");
+        let first = w
+            .reg
+            .publish_crl_if_due()
+            .unwrap()
+            .expect("no CRL yet: publish");
         assert!(w.reg.publish_crl_if_due().unwrap().is_none());
         // ca.toml: 24 h period, 12 h overlap.
         w.clock.advance(Duration::hours(11));
@@ -360,9 +673,24 @@ fn crl_is_republished_before_next_update_once() {
         assert!(w.reg.publish_crl_if_due().unwrap().is_none());
         let (current, der) = w.reg.current_crl().unwrap().unwrap();
         assert_eq!(current, second);
-        assert_eq!(current.next_update - current.this_update, Duration::hours(24));
+        assert_eq!(
+            current.next_update - current.this_update,
+            Duration::hours(24)
+        );
         w.t.write_pem("c.crl", "X509 CRL", &der);
-        let shown = text(&w.t.openssl(&["crl", "-in", "c.crl", "-noout", "-crlnumber", "-CAfile", "ca.pem"]));
-        assert!(shown.contains(&format!("crlNumber=0x{:02X}", second.number)) || shown.contains(&format!("crlNumber={}", second.number)), "{shown}");
+        let shown = text(&w.t.openssl(&[
+            "crl",
+            "-in",
+            "c.crl",
+            "-noout",
+            "-crlnumber",
+            "-CAfile",
+            "ca.pem",
+        ]));
+        assert!(
+            shown.contains(&format!("crlNumber=0x{:02X}", second.number))
+                || shown.contains(&format!("crlNumber={}", second.number)),
+            "{shown}"
+        );
     });
 }

@@ -26,17 +26,30 @@ impl TestDb {
     pub fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().unwrap();
         let url = dir.path().join("ca.sqlite3").display().to_string();
-        TestDb { url, name: "sqlite", drop_with: None, _dir: Some(dir) }
+        TestDb {
+            url,
+            name: "sqlite",
+            drop_with: None,
+            _dir: Some(dir),
+        }
     }
 
     /// A new database on the server `TEST_DATABASE_URL` points at.
     pub fn postgres() -> Option<TestDb> {
         let admin = std::env::var("TEST_DATABASE_URL").ok()?;
         let name = format!("ca_test_{}", &ca_core::random_id()[..16]);
-        let mut conn = diesel::PgConnection::establish(&admin).expect("TEST_DATABASE_URL must be reachable");
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).unwrap();
+        let mut conn =
+            diesel::PgConnection::establish(&admin).expect("TEST_DATABASE_URL must be reachable");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap();
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        Some(TestDb { url: format!("{base}/{name}"), name: "postgres", drop_with: Some((admin, name)), _dir: None })
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            name: "postgres",
+            drop_with: Some((admin, name)),
+            _dir: None,
+        })
     }
 
     /// SQLite, and PostgreSQL when configured.
@@ -51,7 +64,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = &self.drop_with {
             if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
             }
         }
     }
@@ -79,9 +93,10 @@ pub fn policies() -> Policies {
     ca_tests::policies()
 }
 
-pub fn open_registry(t: &TestCa, url: &str, clock: Arc<ManualClock>) -> Registry {
+/// A registry for the CA whose key store is `<dir>/data`, on `url`.
+pub fn open_registry(dir: &std::path::Path, url: &str, clock: Arc<ManualClock>) -> Registry {
     let p = policies();
-    let (ca, _) = keystore::open_or_create(&t.path().join("data"), &p.ca, None, Utc::now()).unwrap();
+    let (ca, _) = keystore::open_or_create(&dir.join("data"), &p.ca, None, Utc::now()).unwrap();
     Registry::open(url, Arc::new(ca), Arc::new(p), clock).unwrap()
 }
 
@@ -89,29 +104,53 @@ impl World {
     pub fn new(db: &TestDb) -> World {
         let t = TestCa::new();
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let reg = Arc::new(open_registry(&t, &db.url, clock.clone()));
+        let reg = Arc::new(open_registry(t.path(), &db.url, clock.clone()));
         let org = reg
-            .register_organization("registrar", NewOrganization {
-                name: ORG_NAME.into(),
-                inn: INN.into(),
-                ogrn: OGRN.into(),
-                agreement_number: "КБ-2026/17".into(),
-                webhook_url: None,
-            })
+            .register_organization(
+                "registrar",
+                NewOrganization {
+                    name: ORG_NAME.into(),
+                    inn: INN.into(),
+                    ogrn: OGRN.into(),
+                    agreement_number: "КБ-2026/17".into(),
+                    webhook_url: None,
+                },
+            )
             .unwrap();
-        let person = World::add_person(&reg, &org, "Иванов Иван Иванович", "Генеральный директор", 200);
-        World { t, reg, clock, org, person }
+        let person = World::add_person(
+            &reg,
+            &org,
+            "Иванов Иван Иванович",
+            "Генеральный директор",
+            200,
+        );
+        World {
+            t,
+            reg,
+            clock,
+            org,
+            person,
+        }
     }
 
-    pub fn add_person(reg: &Registry, org: &Organization, name: &str, position: &str, authority_days: i64) -> Person {
-        reg.register_person("registrar", NewPerson {
-            organization_id: org.id.clone(),
-            full_name: name.into(),
-            position: position.into(),
-            email: "director@romashka.example".into(),
-            authority_document: "Доверенность № 12".into(),
-            authority_valid_until: reg.now() + Duration::days(authority_days),
-        })
+    pub fn add_person(
+        reg: &Registry,
+        org: &Organization,
+        name: &str,
+        position: &str,
+        authority_days: i64,
+    ) -> Person {
+        reg.register_person(
+            "registrar",
+            NewPerson {
+                organization_id: org.id.clone(),
+                full_name: name.into(),
+                position: position.into(),
+                email: "director@romashka.example".into(),
+                authority_document: "Доверенность № 12".into(),
+                authority_valid_until: reg.now() + Duration::days(authority_days),
+            },
+        )
         .unwrap()
     }
 
@@ -122,8 +161,28 @@ impl World {
 
     pub fn csr_with_subject(&self, name: &str, subject: &str) -> Vec<u8> {
         let key = format!("{name}.key");
-        self.t.openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key]);
-        self.t.openssl(&["req", "-new", "-utf8", "-key", &key, "-subj", subject, "-outform", "DER", "-out", &format!("{name}.csr")]);
+        self.t.openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ]);
+        self.t.openssl(&[
+            "req",
+            "-new",
+            "-utf8",
+            "-key",
+            &key,
+            "-subj",
+            subject,
+            "-outform",
+            "DER",
+            "-out",
+            &format!("{name}.csr"),
+        ]);
         self.t.read(&format!("{name}.csr"))
     }
 
@@ -131,14 +190,23 @@ impl World {
     pub fn technological(&self, name: &str, person: &Person) -> String {
         let csr = self.csr(name, person);
         let req = <x509_cert::request::CertReq as der::Decode>::from_der(&csr).unwrap();
-        let (serial, der) = self.reg.issue_technological("registrar", &person.id, req.info.public_key).unwrap();
-        self.t.write_pem(&format!("{name}.pem"), "CERTIFICATE", &der);
+        let (serial, der) = self
+            .reg
+            .issue_technological("registrar", &person.id, req.info.public_key)
+            .unwrap();
+        self.t
+            .write_pem(&format!("{name}.pem"), "CERTIFICATE", &der);
         serial
     }
 
     /// A CMS envelope of `<csr>.csr` signed with `<signer>.pem`/`<signer>.key`.
     pub fn envelope(&self, csr: &str, signer: &str) -> Vec<u8> {
-        self.t.cms_sign(&format!("{csr}.csr"), &format!("{signer}.pem"), &format!("{signer}.key"), &[])
+        self.t.cms_sign(
+            &format!("{csr}.csr"),
+            &format!("{signer}.pem"),
+            &format!("{signer}.key"),
+            &[],
+        )
     }
 
     /// A working certificate for `person` through an approved initial
@@ -147,11 +215,15 @@ impl World {
         let tech = format!("{name}-tech");
         self.technological(&tech, person);
         self.csr(name, person);
-        let sub = self.reg.submit_request(&self.envelope(name, &tech)).unwrap();
+        let sub = self
+            .reg
+            .submit_request(&self.envelope(name, &tech))
+            .unwrap();
         assert_eq!(sub.view.status, "pending", "{:?}", sub.view);
         let view = self.reg.approve("registrar", &sub.view.id).unwrap();
         let der = self.reg.request_certificate(&view.id).unwrap();
-        self.t.write_pem(&format!("{name}.pem"), "CERTIFICATE", &der);
+        self.t
+            .write_pem(&format!("{name}.pem"), "CERTIFICATE", &der);
         view.certificate_serial.unwrap()
     }
 
