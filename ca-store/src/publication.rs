@@ -19,6 +19,16 @@ use crate::models::CrlRow;
 use crate::schema::{certificates, crls};
 use crate::Registry;
 
+/// serial, status, revoked_at, suspended_at, revocation_reason, invalidity_date
+type ListedRow = (
+    String,
+    String,
+    Option<i64>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
+
 fn info(row: &CrlRow) -> CrlInfo {
     CrlInfo {
         number: row.number as u64,
@@ -46,14 +56,7 @@ impl Registry {
         // A revoked certificate stays listed until at least one CRL after its
         // expiry (SPEC §7): keep those that expired within one CRL period.
         let horizon = ts(now - policy.crl_period);
-        let rows: Vec<(
-            String,
-            String,
-            Option<i64>,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-        )> = certificates::table
+        let rows: Vec<ListedRow> = certificates::table
             .filter(certificates::status.eq_any(["revoked", "suspended"]))
             .filter(certificates::not_after.ge(horizon))
             .select((

@@ -408,7 +408,7 @@ impl Registry {
             let revoked = self.revoke_all_of(
                 c,
                 actor,
-                &[p.id.clone()],
+                std::slice::from_ref(&p.id),
                 RevocationReason::AffiliationChanged,
                 document,
                 now,
