@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Parser;
 
 /// The Client-Bank certification authority server.
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(version, about)]
 pub struct Config {
     /// Address and port to listen on.
@@ -16,9 +16,21 @@ pub struct Config {
     #[arg(long, env = "CA_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// Directory of the policy files (default: the repository's policies/).
+    /// Database: `postgres://…` for PostgreSQL; default SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory of the policy files (default: ./policies, else the repository's policies/).
     #[arg(long, env = "CA_POLICIES_DIR")]
     pub policies_dir: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes (checked before parsing).
+    #[arg(long, env = "CA_MAX_BODY", default_value_t = 64 * 1024)]
+    pub max_body: usize,
+
+    /// Seconds between runs of the background work (CRL, suspensions, notifications).
+    #[arg(long, env = "CA_TICK_SECONDS", default_value_t = 30)]
+    pub tick_seconds: u64,
 }
 
 impl Config {
@@ -33,5 +45,13 @@ impl Config {
             return local;
         }
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"))
+    }
+
+    /// The database URL: the setting, else `<data dir>/ca.sqlite3`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => self.data_dir.join("ca.sqlite3").display().to_string(),
+        }
     }
 }

@@ -178,9 +178,10 @@ impl fmt::Display for Reason {
     }
 }
 
-/// How a failure is to be treated by whoever called the core.
+/// How a failure is to be treated by whoever called the core. Deliberately
+/// exhaustive: the server and the CLI map every kind in one `match`, and a
+/// new kind must make them decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The input cannot be read (structural reason codes).
     Malformed,

@@ -301,6 +301,38 @@ impl Registry {
         })
     }
 
+    /// Unlocks an operator locked after wrong passwords.
+    pub fn unlock_operator(&self, actor: &str, username: &str) -> Result<Operator> {
+        let now = ts(self.now());
+        self.write(|c| {
+            let n = diesel::update(operators::table.find(username))
+                .set((operators::locked.eq(0), operators::failed_attempts.eq(0)))
+                .execute(c)
+                .map_err(db_error)?;
+            if n != 1 {
+                return Err(Error::not_found(format!("no operator {username}")));
+            }
+            audit::append(
+                c,
+                now,
+                Event {
+                    actor,
+                    action: "operator.unlock",
+                    object: format!("operator:{username}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({}),
+                },
+            )?;
+            let row: OperatorRow = operators::table
+                .find(username)
+                .select(OperatorRow::as_select())
+                .first(c)
+                .map_err(db_error)?;
+            Ok(Operator::from(&OperatorRecord::from(row)))
+        })
+    }
+
     /// Writes an audit record for an action outside the store's operations
     /// (e.g. a refused operator request); fails closed like every other.
     pub fn audit_event(

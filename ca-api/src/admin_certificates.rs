@@ -1,0 +1,184 @@
+//! Certificates (suspend, resume, revoke), CRL publication and the audit
+//! trail, for operators.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use ca_core::api::{ResumeBody, RevokeBody, SuspendBody};
+use ca_core::crl::RevocationReason;
+use ca_core::Error;
+use serde::Deserialize;
+
+use crate::auth::{Caller, AUDITORS, READERS, WRITERS};
+use crate::client::serial;
+use crate::error::ApiResult;
+use crate::media;
+use crate::state::{blocking, AppState};
+
+/// Filter of the certificate list.
+#[derive(Deserialize)]
+pub struct CertificateFilter {
+    person: Option<String>,
+    status: Option<String>,
+}
+
+/// `GET /api/v1/admin/certificates?person=&status=`.
+#[get("/api/v1/admin/certificates")]
+pub async fn list(
+    caller: Caller,
+    q: web::Query<CertificateFilter>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(READERS)?;
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || reg.certificates(q.person.as_deref(), q.status.as_deref())).await?))
+}
+
+/// `GET /api/v1/admin/certificates/{serial}`: status with owner and profile.
+#[get("/api/v1/admin/certificates/{serial}")]
+pub async fn show(
+    caller: Caller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(READERS)?;
+    let s = serial(&path)?;
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || reg.certificate(&s, true)).await?.0))
+}
+
+/// `POST /api/v1/admin/certificates/{serial}/suspend`: `{days, document}`.
+#[post("/api/v1/admin/certificates/{serial}/suspend")]
+pub async fn suspend(
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<SuspendBody>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(WRITERS)?;
+    let s = serial(&path)?;
+    let reg = state.registry.clone();
+    let b = body.into_inner();
+    let view = blocking(move || {
+        reg.suspend(
+            &caller.username,
+            &s,
+            b.days,
+            &b.document,
+            b.person_id.as_deref(),
+        )?;
+        reg.certificate(&s, true).map(|(v, _)| v)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /api/v1/admin/certificates/{serial}/resume`: `{document}`.
+#[post("/api/v1/admin/certificates/{serial}/resume")]
+pub async fn resume(
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<ResumeBody>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(WRITERS)?;
+    let s = serial(&path)?;
+    let reg = state.registry.clone();
+    let b = body.into_inner();
+    let view = blocking(move || {
+        reg.resume(&caller.username, &s, &b.document, b.person_id.as_deref())?;
+        reg.certificate(&s, true).map(|(v, _)| v)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /api/v1/admin/certificates/{serial}/revoke`: `{reason, document}`.
+#[post("/api/v1/admin/certificates/{serial}/revoke")]
+pub async fn revoke(
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<RevokeBody>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(WRITERS)?;
+    let s = serial(&path)?;
+    let b = body.into_inner();
+    let reason = RevocationReason::from_code(&b.reason).ok_or_else(|| {
+        let choices: Vec<&str> = RevocationReason::OPERATOR_CHOICES
+            .iter()
+            .map(|r| r.code())
+            .collect();
+        Error::invalid(format!("reason must be one of {choices:?}"))
+    })?;
+    let reg = state.registry.clone();
+    let view = blocking(move || {
+        reg.revoke(
+            &caller.username,
+            &s,
+            reason,
+            &b.document,
+            b.person_id.as_deref(),
+        )?;
+        reg.certificate(&s, true).map(|(v, _)| v)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /api/v1/admin/crl`: publish a CRL now.
+#[post("/api/v1/admin/crl")]
+pub async fn publish_crl(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    caller.require(WRITERS)?;
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Created().json(blocking(move || reg.publish_crl(&caller.username)).await?))
+}
+
+/// `GET /api/v1/admin/crl`: the current CRL's facts (or the CRL itself with
+/// `Accept: application/pkix-crl` / `application/x-pem-file`).
+#[get("/api/v1/admin/crl")]
+pub async fn show_crl(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(READERS)?;
+    let reg = state.registry.clone();
+    let (info, der) = blocking(move || reg.current_crl())
+        .await?
+        .ok_or_else(|| Error::not_found("no CRL has been published yet"))?;
+    if media::wants_pem(&req) {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/x-pem-file")
+            .body(ca_core::der_to_pem("X509 CRL", &der)));
+    }
+    Ok(HttpResponse::Ok().json(info))
+}
+
+/// Paging of the audit trail.
+#[derive(Deserialize)]
+pub struct AuditPage {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/admin/audit?after=&limit=`.
+#[get("/api/v1/admin/audit")]
+pub async fn audit(
+    caller: Caller,
+    q: web::Query<AuditPage>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(AUDITORS)?;
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Ok().json(
+        blocking(move || reg.audit_records(q.after.unwrap_or(0), q.limit.unwrap_or(100))).await?,
+    ))
+}
+
+/// `GET /api/v1/admin/audit/verify`.
+#[get("/api/v1/admin/audit/verify")]
+pub async fn verify_audit(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    caller.require(AUDITORS)?;
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || reg.verify_audit()).await?))
+}

@@ -1,0 +1,160 @@
+//! Operator sessions, passwords and operators (SPEC §5).
+
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use ca_core::api::{LoginBody, NewOperator, PasswordChange, Session};
+use ca_core::{Error, ErrorKind};
+use chrono::Duration;
+
+use crate::auth::{self, Caller, ADMINS};
+use crate::error::{ApiError, ApiResult};
+use crate::state::{blocking, AppState};
+
+fn bad_credentials() -> ApiError {
+    Error::new(ErrorKind::Unauthenticated, "wrong user name or password").into()
+}
+
+/// `POST /api/v1/admin/session`: log in.
+#[post("/api/v1/admin/session")]
+pub async fn login(
+    body: web::Json<LoginBody>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let LoginBody { username, password } = body.into_inner();
+    let reg = state.registry.clone();
+    let policy = reg.policies().rules.passwords.clone();
+    let outcome = blocking(move || {
+        let Some(op) = reg.operator(&username)? else {
+            // Same work and answer as a wrong password: no user enumeration.
+            let _ = auth::verify_password("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &password);
+            reg.login_failed(&username, policy.lockout_after)?;
+            return Ok(Err(bad_credentials()));
+        };
+        if op.disabled {
+            reg.audit_event(&username, "operator.login", &format!("operator:{username}"), true, serde_json::json!({"why": "disabled"}))?;
+            return Ok(Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "the account is disabled")));
+        }
+        if op.locked {
+            reg.audit_event(&username, "operator.login", &format!("operator:{username}"), true, serde_json::json!({"why": "locked"}))?;
+            return Ok(Err(ApiError::new(StatusCode::FORBIDDEN, "account_locked", "the account is locked after wrong passwords; an admin can unlock it")));
+        }
+        if !auth::verify_password(&op.password_hash, &password) {
+            let locked = reg.login_failed(&username, policy.lockout_after)?;
+            return Ok(Err(if locked {
+                ApiError::new(StatusCode::FORBIDDEN, "account_locked", "too many wrong passwords: the account is now locked")
+            } else {
+                bad_credentials()
+            }));
+        }
+        let (token, hash) = auth::new_token();
+        let now = reg.now();
+        let expires_at = now + Duration::minutes(policy.session_minutes.into());
+        reg.login_succeeded(&username, &hash, expires_at)?;
+        let expired = now > op.password_changed_at + Duration::days(policy.max_age_days.into());
+        Ok(Ok(Session { token, expires_at, must_change_password: op.must_change_password || expired }))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(outcome?))
+}
+
+/// `POST /api/v1/admin/password`: change one's own password.
+#[post("/api/v1/admin/password")]
+pub async fn change_password(
+    caller: Caller,
+    body: web::Json<PasswordChange>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let PasswordChange {
+        old_password,
+        new_password,
+    } = body.into_inner();
+    let reg = state.registry.clone();
+    blocking(move || {
+        let op = reg
+            .operator(&caller.username)?
+            .ok_or_else(|| Error::not_found("operator vanished"))?;
+        if !auth::verify_password(&op.password_hash, &old_password) {
+            reg.audit_event(
+                &caller.username,
+                "operator.password",
+                &format!("operator:{}", caller.username),
+                true,
+                serde_json::json!({"why": "wrong old password"}),
+            )?;
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "the old password is wrong",
+            ));
+        }
+        if old_password == new_password {
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                "the new password must differ from the old one",
+            ));
+        }
+        auth::check_password_rules(&new_password, &reg.policies().rules.passwords)?;
+        reg.set_password(&caller.username, &auth::hash_password(&new_password)?)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /api/v1/admin/operators`: add an operator (admin).
+#[post("/api/v1/admin/operators")]
+pub async fn add_operator(
+    caller: Caller,
+    body: web::Json<NewOperator>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(ADMINS)?;
+    let new = body.into_inner();
+    let reg = state.registry.clone();
+    let op = blocking(move || {
+        auth::check_password_rules(&new.password, &reg.policies().rules.passwords)?;
+        reg.add_operator(
+            &caller.username,
+            &new.username,
+            &new.role,
+            &auth::hash_password(&new.password)?,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(op))
+}
+
+/// `GET /api/v1/admin/operators` (admin).
+#[get("/api/v1/admin/operators")]
+pub async fn list_operators(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    caller.require(ADMINS)?;
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || reg.operators()).await?))
+}
+
+/// `POST /api/v1/admin/operators/{username}/disable` (admin).
+#[post("/api/v1/admin/operators/{username}/disable")]
+pub async fn disable_operator(
+    caller: Caller,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(ADMINS)?;
+    if *name == caller.username {
+        return Err(Error::wrong_state("an admin cannot disable their own account").into());
+    }
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || reg.disable_operator(&caller.username, &name)).await?))
+}
+
+/// `POST /api/v1/admin/operators/{username}/unlock` (admin): after lockout.
+#[post("/api/v1/admin/operators/{username}/unlock")]
+pub async fn unlock_operator(
+    caller: Caller,
+    name: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    caller.require(ADMINS)?;
+    let reg = state.registry.clone();
+    Ok(HttpResponse::Ok()
+        .json(blocking(move || reg.unlock_operator(&caller.username, &name)).await?))
+}

@@ -1,0 +1,192 @@
+//! The client API (SPEC §4): no login; request ids are unguessable.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use ca_core::serial::{parse_serial_hex, serial_hex};
+use ca_core::{Error, ErrorKind};
+use chrono::Utc;
+
+use crate::act;
+use crate::error::{ApiError, ApiResult};
+use crate::media::{self, Envelope};
+use crate::state::{blocking, AppState};
+
+/// `POST /api/v1/requests`: submit a CMS-wrapped PKCS#10.
+#[post("/api/v1/requests")]
+pub async fn submit(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let kind = media::envelope_type(&req).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the CMS envelope as application/pkcs7-mime or application/octet-stream (DER), or application/x-pem-file (PEM)",
+        )
+    })?;
+    if kind == Envelope::Pem && !body.trim_ascii_start().starts_with(b"-----BEGIN") {
+        return Err(Error::reason(
+            ca_core::Reason::MalformedCms,
+            "the body is declared PEM but is not",
+        )
+        .into());
+    }
+    let reg = state.registry.clone();
+    let submission = blocking(move || reg.submit_request(&body)).await?;
+    let status = if submission.view.status == "rejected" {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok(HttpResponse::build(status)
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/requests/{}", submission.view.id),
+        ))
+        .json(submission.view))
+}
+
+/// `GET /api/v1/requests/{id}`.
+#[get("/api/v1/requests/{id}")]
+pub async fn request_status(
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let reg = state.registry.clone();
+    let view = blocking(move || reg.request(&id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /api/v1/requests/{id}/certificate`: 409 while not issued.
+#[get("/api/v1/requests/{id}/certificate")]
+pub async fn request_certificate(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let reg = state.registry.clone();
+    let der = blocking(move || reg.request_certificate(&id)).await?;
+    Ok(media::certificate(&req, &der))
+}
+
+/// `GET /api/v1/requests/{id}/act`: the printable acceptance act.
+#[get("/api/v1/requests/{id}/act")]
+pub async fn request_act(
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let reg = state.registry.clone();
+    let data = blocking(move || reg.request_act(&id)).await?;
+    let ca_name = state
+        .registry
+        .ca()
+        .certificate()
+        .tbs_certificate
+        .subject
+        .to_string();
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(act::render(&data, &ca_name)))
+}
+
+pub(crate) fn serial(text: &str) -> Result<String, ApiError> {
+    parse_serial_hex(&text.to_ascii_lowercase())
+        .map(|sn| serial_hex(&sn))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Malformed,
+                "a serial number is 1 to 40 hex digits",
+            )
+            .into()
+        })
+}
+
+/// `GET /api/v1/certificates/{serial}`: public status.
+#[get("/api/v1/certificates/{serial}")]
+pub async fn certificate_status(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let serial = serial(&path)?;
+    let reg = state.registry.clone();
+    let (view, _) = blocking(move || reg.certificate(&serial, false)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /api/v1/certificates/{serial}/certificate`.
+#[get("/api/v1/certificates/{serial}/certificate")]
+pub async fn certificate_download(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let serial = serial(&path)?;
+    let reg = state.registry.clone();
+    let (_, der) = blocking(move || reg.certificate(&serial, false)).await?;
+    let der = der.ok_or_else(|| Error::wrong_state("the certificate is not signed yet"))?;
+    Ok(media::certificate(&req, &der))
+}
+
+/// `GET /api/v1/ca/certificate`.
+#[get("/api/v1/ca/certificate")]
+pub async fn ca_certificate(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    media::certificate(&req, state.registry.ca().certificate_der())
+}
+
+/// `GET /api/v1/crl`: the current full CRL, cacheable until its nextUpdate.
+#[get("/api/v1/crl")]
+pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let reg = state.registry.clone();
+    let (info, der) = blocking(move || reg.current_crl())
+        .await?
+        .ok_or_else(|| Error::new(ErrorKind::Unavailable, "no CRL has been published yet"))?;
+    let etag = format!("\"crl-{}\"", info.number);
+    let max_age = (info.next_update - Utc::now()).num_seconds().max(0);
+    let cache = format!("public, max-age={max_age}");
+    let expires = info
+        .next_update
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut resp = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    resp.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::EXPIRES, expires));
+    if matches {
+        return Ok(resp.finish());
+    }
+    if media::wants_pem(&req) {
+        return Ok(resp
+            .content_type("application/x-pem-file")
+            .body(ca_core::der_to_pem("X509 CRL", &der)));
+    }
+    Ok(resp.content_type("application/pkix-crl").body(der))
+}
+
+/// `GET /health`: liveness and readiness (the database answers).
+#[get("/health")]
+pub async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let reg = state.registry.clone();
+    match blocking(move || reg.operator_count()).await {
+        Ok(_) => HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": "ok"})),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
+    }
+}
+
+/// `GET /api/v1/openapi.json`: the machine-readable API description.
+#[get("/api/v1/openapi.json")]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::OPENAPI)
+}

@@ -1,0 +1,120 @@
+//! Start-up: policies, CA key store, database, recovery, the bootstrap admin,
+//! then the HTTP server with the background work beside it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use ca_core::policy::Policies;
+use ca_core::{keystore, Error};
+use ca_store::{Registry, SystemClock};
+use zeroize::Zeroizing;
+
+use crate::auth;
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Opens everything the server needs, as the first start and every later
+/// start do.
+pub fn open(config: &Config) -> Result<Arc<Registry>, Error> {
+    let policies = Policies::load(&config.policies_dir())?;
+    let passphrase = std::env::var("CA_KEY_PASSPHRASE").ok().map(Zeroizing::new);
+    let (ca, opened) = keystore::open_or_create(
+        &config.data_dir,
+        &policies.ca,
+        passphrase.as_ref().map(|p| p.as_bytes()),
+        chrono::Utc::now(),
+    )?;
+    tracing::info!(?opened, data_dir = %config.data_dir.display(), "CA key store ready");
+    let url = config.database_url();
+    let reg = Arc::new(Registry::open(
+        &url,
+        Arc::new(ca),
+        Arc::new(policies),
+        Arc::new(SystemClock),
+    )?);
+    tracing::info!(
+        database = if url.starts_with("postgres") {
+            "postgresql"
+        } else {
+            "sqlite"
+        },
+        "database ready"
+    );
+    let finished = reg.complete_interrupted_issuance()?;
+    if !finished.is_empty() {
+        tracing::warn!(serials = ?finished, "finished issuance interrupted by a crash");
+    }
+    bootstrap_admin(&reg)?;
+    if let Some(crl) = reg.publish_crl_if_due()? {
+        tracing::info!(number = crl.number, "CRL published at start");
+    }
+    Ok(reg)
+}
+
+/// The first start creates `admin` with `CA_BOOTSTRAP_ADMIN_PASSWORD`, or a
+/// generated password printed once to standard output (never to the log).
+fn bootstrap_admin(reg: &Registry) -> Result<(), Error> {
+    if reg.operator_count()? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("CA_BOOTSTRAP_ADMIN_PASSWORD") {
+        Ok(p) => {
+            auth::check_password_rules(&p, &reg.policies().rules.passwords)?;
+            (Zeroizing::new(p), false)
+        }
+        Err(_) => (Zeroizing::new(auth::generated_password()), true),
+    };
+    reg.add_operator("system", "admin", "admin", &auth::hash_password(&password)?)?;
+    if generated {
+        println!(
+            "ca-api: created operator 'admin' with password: {}",
+            password.as_str()
+        );
+        println!("ca-api: it must be changed at first login; it is not shown again.");
+    }
+    tracing::info!("bootstrap operator 'admin' created; password change required at first login");
+    Ok(())
+}
+
+/// Serves until SIGINT/SIGTERM, then stops cleanly.
+pub async fn serve(config: Config, reg: Arc<Registry>) -> std::io::Result<()> {
+    let state = web::Data::new(AppState {
+        registry: reg.clone(),
+    });
+    let max_body = config.max_body;
+    let background = actix_web::rt::spawn(crate::background::run(
+        reg,
+        Duration::from_secs(config.tick_seconds.max(1)),
+    ));
+    tracing::info!(listen = %config.listen, "serving");
+    let result = HttpServer::new(move || {
+        App::new()
+            .wrap(crate::json_errors())
+            .wrap(actix_web::middleware::from_fn(crate::server::log_request))
+            .configure(|c| crate::configure(c, state.clone(), max_body))
+    })
+    .client_request_timeout(Duration::from_secs(10))
+    .client_disconnect_timeout(Duration::from_secs(5))
+    .shutdown_timeout(15)
+    .bind(&config.listen)?
+    .run()
+    .await;
+    background.abort();
+    tracing::info!("stopped");
+    result
+}
+
+/// One structured log line per request: method, path, status, time. No
+/// bodies, no headers (tokens), no query strings.
+pub async fn log_request(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let res = next.call(req).await?;
+    tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    Ok(res)
+}
