@@ -7,9 +7,10 @@ use ca_core::crl::RevocationReason;
 use ca_core::Error;
 use serde::Deserialize;
 
-use crate::auth::{Caller, AUDITORS, READERS, WRITERS};
+use crate::auth::{Auditors, Authorized, Readers, Writers};
 use crate::client::serial;
 use crate::error::ApiResult;
+use crate::extract::JsonBody;
 use crate::media;
 use crate::state::{blocking, AppState};
 
@@ -23,11 +24,10 @@ pub struct CertificateFilter {
 /// `GET /api/v1/admin/certificates?person=&status=`.
 #[get("/api/v1/admin/certificates")]
 pub async fn list(
-    caller: Caller,
+    _who: Authorized<Readers>,
     q: web::Query<CertificateFilter>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok()
         .json(blocking(move || reg.certificates(q.person.as_deref(), q.status.as_deref())).await?))
@@ -36,11 +36,10 @@ pub async fn list(
 /// `GET /api/v1/admin/certificates/{serial}`: status with owner and profile.
 #[get("/api/v1/admin/certificates/{serial}")]
 pub async fn show(
-    caller: Caller,
+    _who: Authorized<Readers>,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let s = serial(&path)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.certificate(&s, true)).await?.0))
@@ -49,15 +48,16 @@ pub async fn show(
 /// `POST /api/v1/admin/certificates/{serial}/suspend`: `{days, document}`.
 #[post("/api/v1/admin/certificates/{serial}/suspend")]
 pub async fn suspend(
-    caller: Caller,
+    who: Authorized<Writers>,
     path: web::Path<String>,
-    body: web::Json<SuspendBody>,
+    body: JsonBody<SuspendBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let s = serial(&path)?;
     let reg = state.registry.clone();
-    let b = body.into_inner();
+    let b = body;
     let view = blocking(move || {
         reg.suspend(
             &caller.username,
@@ -75,15 +75,16 @@ pub async fn suspend(
 /// `POST /api/v1/admin/certificates/{serial}/resume`: `{document}`.
 #[post("/api/v1/admin/certificates/{serial}/resume")]
 pub async fn resume(
-    caller: Caller,
+    who: Authorized<Writers>,
     path: web::Path<String>,
-    body: web::Json<ResumeBody>,
+    body: JsonBody<ResumeBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let s = serial(&path)?;
     let reg = state.registry.clone();
-    let b = body.into_inner();
+    let b = body;
     let view = blocking(move || {
         reg.resume(&caller.username, &s, &b.document, b.person_id.as_deref())?;
         reg.certificate(&s, true).map(|(v, _)| v)
@@ -95,14 +96,15 @@ pub async fn resume(
 /// `POST /api/v1/admin/certificates/{serial}/revoke`: `{reason, document}`.
 #[post("/api/v1/admin/certificates/{serial}/revoke")]
 pub async fn revoke(
-    caller: Caller,
+    who: Authorized<Writers>,
     path: web::Path<String>,
-    body: web::Json<RevokeBody>,
+    body: JsonBody<RevokeBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let s = serial(&path)?;
-    let b = body.into_inner();
+    let b = body;
     let reason = RevocationReason::from_code(&b.reason).ok_or_else(|| {
         let choices: Vec<&str> = RevocationReason::OPERATOR_CHOICES
             .iter()
@@ -127,8 +129,11 @@ pub async fn revoke(
 
 /// `POST /api/v1/admin/crl`: publish a CRL now.
 #[post("/api/v1/admin/crl")]
-pub async fn publish_crl(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+pub async fn publish_crl(
+    who: Authorized<Writers>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let caller = who.caller;
     let reg = state.registry.clone();
     Ok(HttpResponse::Created().json(blocking(move || reg.publish_crl(&caller.username)).await?))
 }
@@ -138,10 +143,9 @@ pub async fn publish_crl(caller: Caller, state: web::Data<AppState>) -> ApiResul
 #[get("/api/v1/admin/crl")]
 pub async fn show_crl(
     req: HttpRequest,
-    caller: Caller,
+    _who: Authorized<Readers>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     let (info, der) = blocking(move || reg.current_crl())
         .await?
@@ -164,11 +168,10 @@ pub struct AuditPage {
 /// `GET /api/v1/admin/audit?after=&limit=`.
 #[get("/api/v1/admin/audit")]
 pub async fn audit(
-    caller: Caller,
+    _who: Authorized<Auditors>,
     q: web::Query<AuditPage>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(AUDITORS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(
         blocking(move || reg.audit_records(q.after.unwrap_or(0), q.limit.unwrap_or(100))).await?,
@@ -177,8 +180,10 @@ pub async fn audit(
 
 /// `GET /api/v1/admin/audit/verify`.
 #[get("/api/v1/admin/audit/verify")]
-pub async fn verify_audit(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    caller.require(AUDITORS)?;
+pub async fn verify_audit(
+    _who: Authorized<Auditors>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.verify_audit()).await?))
 }

@@ -9,32 +9,32 @@ use ca_core::{Error, ErrorKind, Reason};
 use der::Decode;
 use serde::Deserialize;
 
-use crate::auth::{Caller, READERS, WRITERS};
+use crate::auth::{Authorized, Readers, Writers};
 use crate::error::ApiResult;
+use crate::extract::JsonBody;
 use crate::state::{blocking, AppState};
 use crate::tech_key;
 
 /// `POST /api/v1/admin/organizations`.
 #[post("/api/v1/admin/organizations")]
 pub async fn register_organization(
-    caller: Caller,
-    body: web::Json<NewOrganization>,
+    who: Authorized<Writers>,
+    body: JsonBody<NewOrganization>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let reg = state.registry.clone();
-    let org =
-        blocking(move || reg.register_organization(&caller.username, body.into_inner())).await?;
+    let org = blocking(move || reg.register_organization(&caller.username, body)).await?;
     Ok(HttpResponse::Created().json(org))
 }
 
 /// `GET /api/v1/admin/organizations`.
 #[get("/api/v1/admin/organizations")]
 pub async fn list_organizations(
-    caller: Caller,
+    _who: Authorized<Readers>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.organizations()).await?))
 }
@@ -42,11 +42,10 @@ pub async fn list_organizations(
 /// `GET /api/v1/admin/organizations/{id}`.
 #[get("/api/v1/admin/organizations/{id}")]
 pub async fn show_organization(
-    caller: Caller,
+    _who: Authorized<Readers>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.organization(&id)).await?))
 }
@@ -54,12 +53,13 @@ pub async fn show_organization(
 /// `POST /api/v1/admin/organizations/{id}/terminate`: the agreement ended.
 #[post("/api/v1/admin/organizations/{id}/terminate")]
 pub async fn terminate_organization(
-    caller: Caller,
+    who: Authorized<Writers>,
     id: web::Path<String>,
-    body: web::Json<Termination>,
+    body: JsonBody<Termination>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(
         blocking(move || reg.terminate_organization(&caller.username, &id, &body.document)).await?,
@@ -69,13 +69,14 @@ pub async fn terminate_organization(
 /// `POST /api/v1/admin/persons`.
 #[post("/api/v1/admin/persons")]
 pub async fn register_person(
-    caller: Caller,
-    body: web::Json<NewPerson>,
+    who: Authorized<Writers>,
+    body: JsonBody<NewPerson>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let reg = state.registry.clone();
-    let person = blocking(move || reg.register_person(&caller.username, body.into_inner())).await?;
+    let person = blocking(move || reg.register_person(&caller.username, body)).await?;
     Ok(HttpResponse::Created().json(person))
 }
 
@@ -88,11 +89,10 @@ pub struct PersonFilter {
 /// `GET /api/v1/admin/persons?organization=`.
 #[get("/api/v1/admin/persons")]
 pub async fn list_persons(
-    caller: Caller,
+    _who: Authorized<Readers>,
     q: web::Query<PersonFilter>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.persons(q.organization.as_deref())).await?))
 }
@@ -100,11 +100,10 @@ pub async fn list_persons(
 /// `GET /api/v1/admin/persons/{id}`.
 #[get("/api/v1/admin/persons/{id}")]
 pub async fn show_person(
-    caller: Caller,
+    _who: Authorized<Readers>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.person(&id)).await?))
 }
@@ -112,14 +111,15 @@ pub async fn show_person(
 /// `POST /api/v1/admin/persons/{id}/authority`: extend or replace the power of attorney.
 #[post("/api/v1/admin/persons/{id}/authority")]
 pub async fn update_authority(
-    caller: Caller,
+    who: Authorized<Writers>,
     id: web::Path<String>,
-    body: web::Json<AuthorityUpdate>,
+    body: JsonBody<AuthorityUpdate>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let reg = state.registry.clone();
-    let b = body.into_inner();
+    let b = body;
     Ok(HttpResponse::Ok().json(
         blocking(move || {
             reg.update_authority(
@@ -136,12 +136,13 @@ pub async fn update_authority(
 /// `POST /api/v1/admin/persons/{id}/terminate`: the authority ended.
 #[post("/api/v1/admin/persons/{id}/terminate")]
 pub async fn terminate_person(
-    caller: Caller,
+    who: Authorized<Writers>,
     id: web::Path<String>,
-    body: web::Json<Termination>,
+    body: JsonBody<Termination>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok()
         .json(blocking(move || reg.terminate_person(&caller.username, &id, &body.document)).await?))
@@ -152,14 +153,14 @@ pub async fn terminate_person(
 /// PIN-protected PKCS#12 (1.76.1–1.76.2).
 #[post("/api/v1/admin/persons/{id}/technological-certificate")]
 pub async fn technological_certificate(
-    caller: Caller,
+    who: Authorized<Writers>,
     id: web::Path<String>,
-    body: web::Json<TechCertBody>,
+    body: JsonBody<TechCertBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let reg = state.registry.clone();
-    let body = body.into_inner();
     let issued = blocking(move || {
         let policy = reg.policies().rules.passwords.clone();
         match (body.csr_pem, body.pin) {

@@ -4,8 +4,9 @@ use actix_web::{get, post, web, HttpResponse};
 use ca_core::api::RejectBody;
 use serde::Deserialize;
 
-use crate::auth::{Caller, READERS, WRITERS};
+use crate::auth::{Authorized, Readers, Writers};
 use crate::error::ApiResult;
+use crate::extract::JsonBody;
 use crate::state::{blocking, AppState};
 
 /// Filter of the request list.
@@ -17,11 +18,10 @@ pub struct RequestFilter {
 /// `GET /api/v1/admin/requests?status=`: with due times.
 #[get("/api/v1/admin/requests")]
 pub async fn list(
-    caller: Caller,
+    _who: Authorized<Readers>,
     q: web::Query<RequestFilter>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.requests(q.status.as_deref())).await?))
 }
@@ -29,11 +29,10 @@ pub async fn list(
 /// `GET /api/v1/admin/requests/{id}`.
 #[get("/api/v1/admin/requests/{id}")]
 pub async fn show(
-    caller: Caller,
+    _who: Authorized<Readers>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.request(&id)).await?))
 }
@@ -41,11 +40,11 @@ pub async fn show(
 /// `POST /api/v1/admin/requests/{id}/approve`.
 #[post("/api/v1/admin/requests/{id}/approve")]
 pub async fn approve(
-    caller: Caller,
+    who: Authorized<Writers>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let caller = who.caller;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.approve(&caller.username, &id)).await?))
 }
@@ -53,14 +52,15 @@ pub async fn approve(
 /// `POST /api/v1/admin/requests/{id}/reject`: `{reasons, comment}`.
 #[post("/api/v1/admin/requests/{id}/reject")]
 pub async fn reject(
-    caller: Caller,
+    who: Authorized<Writers>,
     id: web::Path<String>,
-    body: web::Json<RejectBody>,
+    body: JsonBody<RejectBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let body = body.take()?;
+    let caller = who.caller;
     let reg = state.registry.clone();
-    let b = body.into_inner();
+    let b = body;
     Ok(HttpResponse::Ok().json(
         blocking(move || reg.reject(&caller.username, &id, &b.reasons, b.comment.as_deref()))
             .await?,
@@ -70,19 +70,18 @@ pub async fn reject(
 /// `POST /api/v1/admin/requests/{id}/confirm-act`: the signed paper act is in.
 #[post("/api/v1/admin/requests/{id}/confirm-act")]
 pub async fn confirm_act(
-    caller: Caller,
+    who: Authorized<Writers>,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(WRITERS)?;
+    let caller = who.caller;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.confirm_act(&caller.username, &id)).await?))
 }
 
 /// `GET /api/v1/admin/due`: pending items with due times, overdue first.
 #[get("/api/v1/admin/due")]
-pub async fn due(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    caller.require(READERS)?;
+pub async fn due(_who: Authorized<Readers>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.due()).await?))
 }

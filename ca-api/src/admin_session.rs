@@ -6,8 +6,9 @@ use ca_core::api::{LoginBody, NewOperator, PasswordChange, Session};
 use ca_core::{Error, ErrorKind};
 use chrono::Duration;
 
-use crate::auth::{self, Caller, ADMINS};
+use crate::auth::{self, Admins, Authorized, Caller};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
 use crate::state::{blocking, AppState};
 
 fn bad_credentials() -> ApiError {
@@ -17,10 +18,11 @@ fn bad_credentials() -> ApiError {
 /// `POST /api/v1/admin/session`: log in.
 #[post("/api/v1/admin/session")]
 pub async fn login(
-    body: web::Json<LoginBody>,
+    body: JsonBody<LoginBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let LoginBody { username, password } = body.into_inner();
+    let body = body.take()?;
+    let LoginBody { username, password } = body;
     let reg = state.registry.clone();
     let policy = reg.policies().rules.passwords.clone();
     let outcome = blocking(move || {
@@ -61,13 +63,14 @@ pub async fn login(
 #[post("/api/v1/admin/password")]
 pub async fn change_password(
     caller: Caller,
-    body: web::Json<PasswordChange>,
+    body: JsonBody<PasswordChange>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.take()?;
     let PasswordChange {
         old_password,
         new_password,
-    } = body.into_inner();
+    } = body;
     let reg = state.registry.clone();
     blocking(move || {
         let op = reg
@@ -102,12 +105,13 @@ pub async fn change_password(
 /// `POST /api/v1/admin/operators`: add an operator (admin).
 #[post("/api/v1/admin/operators")]
 pub async fn add_operator(
-    caller: Caller,
-    body: web::Json<NewOperator>,
+    who: Authorized<Admins>,
+    body: JsonBody<NewOperator>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(ADMINS)?;
-    let new = body.into_inner();
+    let body = body.take()?;
+    let caller = who.caller;
+    let new: NewOperator = body;
     let reg = state.registry.clone();
     let op = blocking(move || {
         auth::check_password_rules(&new.password, &reg.policies().rules.passwords)?;
@@ -124,8 +128,10 @@ pub async fn add_operator(
 
 /// `GET /api/v1/admin/operators` (admin).
 #[get("/api/v1/admin/operators")]
-pub async fn list_operators(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    caller.require(ADMINS)?;
+pub async fn list_operators(
+    _who: Authorized<Admins>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok().json(blocking(move || reg.operators()).await?))
 }
@@ -133,11 +139,11 @@ pub async fn list_operators(caller: Caller, state: web::Data<AppState>) -> ApiRe
 /// `POST /api/v1/admin/operators/{username}/disable` (admin).
 #[post("/api/v1/admin/operators/{username}/disable")]
 pub async fn disable_operator(
-    caller: Caller,
+    who: Authorized<Admins>,
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(ADMINS)?;
+    let caller = who.caller;
     if *name == caller.username {
         return Err(Error::wrong_state("an admin cannot disable their own account").into());
     }
@@ -149,11 +155,11 @@ pub async fn disable_operator(
 /// `POST /api/v1/admin/operators/{username}/unlock` (admin): after lockout.
 #[post("/api/v1/admin/operators/{username}/unlock")]
 pub async fn unlock_operator(
-    caller: Caller,
+    who: Authorized<Admins>,
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    caller.require(ADMINS)?;
+    let caller = who.caller;
     let reg = state.registry.clone();
     Ok(HttpResponse::Ok()
         .json(blocking(move || reg.unlock_operator(&caller.username, &name)).await?))

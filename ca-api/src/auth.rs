@@ -42,14 +42,60 @@ impl Role {
     }
 }
 
-/// Who may change the registry.
-pub const WRITERS: &[Role] = &[Role::Admin, Role::Registrar];
-/// Who may read the registry.
-pub const READERS: &[Role] = &[Role::Admin, Role::Registrar, Role::Auditor];
-/// Who may read the audit trail.
-pub const AUDITORS: &[Role] = &[Role::Admin, Role::Auditor];
+/// A set of roles allowed on an endpoint, named by a marker type so that the
+/// check happens in the extractor, before the body is read.
+pub trait Roles {
+    /// The roles allowed.
+    const ROLES: &'static [Role];
+}
+
 /// Who may manage operators.
-pub const ADMINS: &[Role] = &[Role::Admin];
+pub struct Admins;
+impl Roles for Admins {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// Who may change the registry.
+pub struct Writers;
+impl Roles for Writers {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Registrar];
+}
+
+/// Who may read the registry.
+pub struct Readers;
+impl Roles for Readers {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Registrar, Role::Auditor];
+}
+
+/// Who may read the audit trail.
+pub struct Auditors;
+impl Roles for Auditors {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Auditor];
+}
+
+/// A logged-in operator whose role is one of `R`'s.
+pub struct Authorized<R: Roles> {
+    /// The operator.
+    pub caller: Caller,
+    _roles: std::marker::PhantomData<R>,
+}
+
+impl<R: Roles + 'static> FromRequest for Authorized<R> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move {
+            let caller = caller.await?;
+            caller.require(R::ROLES)?;
+            Ok(Authorized {
+                caller,
+                _roles: std::marker::PhantomData,
+            })
+        })
+    }
+}
 
 /// A logged-in operator.
 #[derive(Clone, Debug)]

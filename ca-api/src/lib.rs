@@ -12,6 +12,7 @@ pub mod background;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod media;
 pub mod server;
 pub mod state;

@@ -12,6 +12,7 @@ use ca_core::subject::SubjectSpec;
 use ca_core::CertificateAuthority;
 use chrono::{Duration, Utc};
 use der::{Decode, Encode};
+use diesel::prelude::*;
 use x509_cert::request::CertReq;
 
 /// The repository's shipped policies.
@@ -271,4 +272,61 @@ pub fn to_der<T: Encode>(v: &T) -> Vec<u8> {
 /// A time `days` from now.
 pub fn days_from_now(days: i64) -> chrono::DateTime<Utc> {
     Utc::now() + Duration::days(days)
+}
+
+/// One database for one test.
+pub struct TestDb {
+    pub url: String,
+    pub name: &'static str,
+    drop_with: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("ca.sqlite3").display().to_string();
+        TestDb {
+            url,
+            name: "sqlite",
+            drop_with: None,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new database on the server `TEST_DATABASE_URL` points at.
+    pub fn postgres() -> Option<TestDb> {
+        let admin = std::env::var("TEST_DATABASE_URL").ok()?;
+        let name = format!("ca_test_{}", &ca_core::random_id()[..16]);
+        let mut conn =
+            diesel::PgConnection::establish(&admin).expect("TEST_DATABASE_URL must be reachable");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap();
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            name: "postgres",
+            drop_with: Some((admin, name)),
+            _dir: None,
+        })
+    }
+
+    /// SQLite, and PostgreSQL when configured.
+    pub fn all() -> Vec<TestDb> {
+        let mut v = vec![TestDb::sqlite()];
+        v.extend(TestDb::postgres());
+        v
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = &self.drop_with {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
 }
