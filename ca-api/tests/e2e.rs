@@ -1,0 +1,478 @@
+//! End to end: the real `ca-api` binary on loopback, the `openssl` command
+//! line as the client software and relying party. Runs on SQLite, and on
+//! PostgreSQL when `TEST_DATABASE_URL` is set.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ca_tests::{text, try_openssl, TestDb};
+use serde_json::{json, Value};
+
+const SUBJ: &str =
+    "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Генеральный директор/CN=Иванов Иван Иванович";
+const SUBJ2: &str =
+    "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Главный бухгалтер/CN=Петрова Анна Сергеевна";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Server {
+    fn start(data: &Path, db_url: Option<&str>, port: u16) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ca-api"));
+        cmd.env("CA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CA_DATA_DIR", data)
+            .env(
+                "CA_POLICIES_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
+            )
+            .env("CA_BOOTSTRAP_ADMIN_PASSWORD", "Bootstrap1Pass")
+            .env("CA_TICK_SECONDS", "1")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(url) = db_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let child = cmd.spawn().unwrap();
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if agent()
+                .get(format!("{}/health", server.base))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("ca-api did not come up");
+    }
+
+    /// SIGTERM, then the exit status (a clean shutdown exits 0).
+    fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "ca-api did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+struct Client {
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let a = agent();
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let resp = match (method, body) {
+            ("GET", _) => {
+                let mut r = a.get(&url);
+                if let Some(h) = &auth {
+                    r = r.header("Authorization", h);
+                }
+                r.call()
+            }
+            (_, b) => {
+                let mut r = a.post(&url).header("Content-Type", "application/json");
+                if let Some(h) = &auth {
+                    r = r.header("Authorization", h);
+                }
+                r.send(b.unwrap_or(json!({})).to_string().as_bytes())
+            }
+        }
+        .unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.into_body().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn bytes(&self, path: &str) -> Vec<u8> {
+        let resp = agent().get(format!("{}{path}", self.base)).call().unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        resp.into_body().read_to_vec().unwrap()
+    }
+
+    fn submit(&self, der: Vec<u8>) -> (u16, Value) {
+        let resp = agent()
+            .post(format!("{}/api/v1/requests", self.base))
+            .header("Content-Type", "application/pkcs7-mime")
+            .send(&der[..])
+            .unwrap();
+        let status = resp.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap(),
+        )
+    }
+}
+
+fn ok(r: (u16, Value), expect: u16) -> Value {
+    assert_eq!(r.0, expect, "{}", r.1);
+    r.1
+}
+
+#[test]
+fn client_software_operators_and_relying_parties_end_to_end() {
+    for db in TestDb::all() {
+        run(&db);
+    }
+}
+
+fn run(db: &TestDb) {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let data = dir.join("data");
+    let pg = (db.name == "postgres").then_some(db.url.as_str());
+    let port = free_port();
+    let server = Server::start(&data, pg, port);
+    let mut c = Client {
+        base: server.base.clone(),
+        token: None,
+    };
+    let openssl = |args: &[&str]| {
+        let out = try_openssl(dir, args);
+        assert!(out.status.success(), "openssl {args:?}: {}", text(&out));
+        out
+    };
+
+    // The CA certificate, as a relying party fetches it.
+    std::fs::write(dir.join("ca.der"), c.bytes("/api/v1/ca/certificate")).unwrap();
+    openssl(&["x509", "-inform", "DER", "-in", "ca.der", "-out", "ca.pem"]);
+    let fetch_crl = |c: &Client, name: &str| {
+        std::fs::write(dir.join(name), c.bytes("/api/v1/crl")).unwrap();
+        let pem = format!("{name}.pem");
+        openssl(&["crl", "-inform", "DER", "-in", name, "-out", &pem]);
+        pem
+    };
+    let verify = |crl: &str, cert: &str| {
+        try_openssl(
+            dir,
+            &[
+                "verify",
+                "-crl_check",
+                "-CAfile",
+                "ca.pem",
+                "-CRLfile",
+                crl,
+                cert,
+            ],
+        )
+    };
+
+    // Operator: first login, password change, registration.
+    let s = ok(
+        c.json(
+            "POST",
+            "/api/v1/admin/session",
+            Some(json!({"username": "admin", "password": "Bootstrap1Pass"})),
+        ),
+        200,
+    );
+    c.token = s["token"].as_str().map(str::to_string);
+    ok(
+        c.json(
+            "POST",
+            "/api/v1/admin/password",
+            Some(json!({"old_password": "Bootstrap1Pass", "new_password": "Operator1Pass"})),
+        ),
+        204,
+    );
+    let org = ok(c.json("POST", "/api/v1/admin/organizations", Some(json!({
+        "name": "ООО Ромашка", "inn": "7701234567", "ogrn": "1027700132195", "agreement_number": "КБ-17"}))), 201);
+    let until = (chrono::Utc::now() + chrono::Duration::days(300)).to_rfc3339();
+    let person = |name: &str, position: &str| {
+        ok(c.json("POST", "/api/v1/admin/persons", Some(json!({
+            "organization_id": org["id"], "full_name": name, "position": position, "email": "p@romashka.example",
+            "authority_document": "Доверенность 1", "authority_valid_until": until}))), 201)
+    };
+    let ivanov = person("Иванов Иван Иванович", "Генеральный директор");
+    let petrova = person("Петрова Анна Сергеевна", "Главный бухгалтер");
+    let pid = ivanov["id"].as_str().unwrap().to_string();
+
+    // Technological certificate from the person's own CSR (openssl req).
+    let keygen = |name: &str, subj: &str| {
+        openssl(&[
+            "req",
+            "-new",
+            "-utf8",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-subj",
+            subj,
+            "-out",
+            &format!("{name}.csr.pem"),
+        ]);
+        openssl(&[
+            "req",
+            "-in",
+            &format!("{name}.csr.pem"),
+            "-outform",
+            "DER",
+            "-out",
+            &format!("{name}.csr"),
+        ]);
+        std::fs::read_to_string(dir.join(format!("{name}.csr.pem"))).unwrap()
+    };
+    let tech = |name: &str, person_id: &str, subj: &str| {
+        let pem = keygen(name, subj);
+        let r = ok(
+            c.json(
+                "POST",
+                &format!("/api/v1/admin/persons/{person_id}/technological-certificate"),
+                Some(json!({"csr_pem": pem})),
+            ),
+            201,
+        );
+        std::fs::write(
+            dir.join(format!("{name}.pem")),
+            r["certificate_pem"].as_str().unwrap(),
+        )
+        .unwrap();
+    };
+    tech("tech", &pid, SUBJ);
+    let envelope = |csr: &str, signer: &str| {
+        let out = format!("{csr}.p7");
+        openssl(&[
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-outform",
+            "DER",
+            "-in",
+            &format!("{csr}.csr"),
+            "-signer",
+            &format!("{signer}.pem"),
+            "-inkey",
+            &format!("{signer}.key"),
+            "-out",
+            &out,
+        ]);
+        std::fs::read(dir.join(out)).unwrap()
+    };
+
+    // initial request → approval → download → openssl verify.
+    keygen("work", SUBJ);
+    let v = ok(c.submit(envelope("work", "tech")), 202);
+    assert_eq!(
+        (v["type"].as_str(), v["status"].as_str()),
+        (Some("initial"), Some("pending"))
+    );
+    let id = v["id"].as_str().unwrap().to_string();
+    let v = ok(
+        c.json(
+            "POST",
+            &format!("/api/v1/admin/requests/{id}/approve"),
+            None,
+        ),
+        200,
+    );
+    let serial = v["certificate_serial"].as_str().unwrap().to_string();
+    std::fs::write(
+        dir.join("work.der"),
+        c.bytes(&format!("/api/v1/requests/{id}/certificate")),
+    )
+    .unwrap();
+    openssl(&[
+        "x509", "-inform", "DER", "-in", "work.der", "-out", "work.pem",
+    ]);
+    openssl(&["verify", "-CAfile", "ca.pem", "work.pem"]);
+
+    // rotation, signed with the working key: issued at once.
+    keygen("next", SUBJ);
+    let v = ok(c.submit(envelope("next", "work")), 202);
+    assert_eq!(
+        (v["type"].as_str(), v["status"].as_str()),
+        (Some("rotation"), Some("issued"))
+    );
+    let next_id = v["id"].as_str().unwrap().to_string();
+    std::fs::write(
+        dir.join("next.der"),
+        c.bytes(&format!("/api/v1/requests/{next_id}/certificate")),
+    )
+    .unwrap();
+    openssl(&[
+        "x509", "-inform", "DER", "-in", "next.der", "-out", "next.pem",
+    ]);
+
+    // suspension: certificateHold on the CRL, verification fails …
+    ok(
+        c.json(
+            "POST",
+            &format!("/api/v1/admin/certificates/{serial}/suspend"),
+            Some(json!({"days": 10, "document": "Заявление 1"})),
+        ),
+        200,
+    );
+    let crl = fetch_crl(&c, "held.crl");
+    let shown = text(&openssl(&[
+        "crl", "-in", &crl, "-noout", "-text", "-CAfile", "ca.pem",
+    ]));
+    assert!(
+        shown.contains("Certificate Hold") && shown.contains("verify OK"),
+        "{shown}"
+    );
+    let out = verify(&crl, "work.pem");
+    assert!(
+        !out.status.success() && text(&out).contains("certificate revoked"),
+        "{}",
+        text(&out)
+    );
+    // … resumption: passes again …
+    ok(
+        c.json(
+            "POST",
+            &format!("/api/v1/admin/certificates/{serial}/resume"),
+            Some(json!({"document": "Заявление 2"})),
+        ),
+        200,
+    );
+    let crl = fetch_crl(&c, "resumed.crl");
+    assert!(verify(&crl, "work.pem").status.success());
+    // … revocation: fails for good.
+    ok(
+        c.json(
+            "POST",
+            &format!("/api/v1/admin/certificates/{serial}/revoke"),
+            Some(json!({"reason": "key_compromise", "document": "Заявление 3"})),
+        ),
+        200,
+    );
+    let crl = fetch_crl(&c, "revoked.crl");
+    assert!(!verify(&crl, "work.pem").status.success());
+    assert!(verify(&crl, "next.pem").status.success());
+
+    // Person termination revokes all of the person's certificates, not others'.
+    tech("tech2", petrova["id"].as_str().unwrap(), SUBJ2);
+    let r = ok(
+        c.json(
+            "POST",
+            &format!("/api/v1/admin/persons/{pid}/terminate"),
+            Some(json!({"document": "Приказ 9"})),
+        ),
+        200,
+    );
+    let revoked: Vec<String> = r["revoked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        revoked.len(),
+        2,
+        "technological and rotated working certificate: {revoked:?}"
+    );
+    let crl = fetch_crl(&c, "terminated.crl");
+    for cert in ["tech.pem", "next.pem"] {
+        assert!(
+            !verify(&crl, cert).status.success(),
+            "{cert} still verifies"
+        );
+    }
+    assert!(
+        verify(&crl, "tech2.pem").status.success(),
+        "another person's certificate must stay valid"
+    );
+    let crl_number = ok(c.json("GET", "/api/v1/admin/crl", None), 200)["number"]
+        .as_u64()
+        .unwrap();
+
+    // Restart on the same data: everything is still there.
+    let status = server.stop();
+    assert!(status.success(), "clean shutdown on SIGTERM: {status:?}");
+    let server = Server::start(&data, pg, port);
+    let mut c = Client {
+        base: server.base.clone(),
+        token: None,
+    };
+    let s = ok(
+        c.json(
+            "POST",
+            "/api/v1/admin/session",
+            Some(json!({"username": "admin", "password": "Operator1Pass"})),
+        ),
+        200,
+    );
+    assert_eq!(s["must_change_password"], false);
+    c.token = s["token"].as_str().map(str::to_string);
+    assert_eq!(
+        std::fs::read(dir.join("ca.der")).unwrap(),
+        c.bytes("/api/v1/ca/certificate"),
+        "same CA after restart"
+    );
+    assert_eq!(
+        ok(c.json("GET", &format!("/api/v1/requests/{id}"), None), 200)["status"],
+        "issued"
+    );
+    assert_eq!(
+        ok(
+            c.json("GET", &format!("/api/v1/certificates/{serial}"), None),
+            200
+        )["status"],
+        "revoked"
+    );
+    assert_eq!(
+        ok(
+            c.json("GET", &format!("/api/v1/admin/persons/{pid}"), None),
+            200
+        )["status"],
+        "terminated"
+    );
+    let n = ok(c.json("POST", "/api/v1/admin/crl", None), 201)["number"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        n > crl_number,
+        "CRL numbers keep increasing across restarts"
+    );
+    assert_eq!(
+        ok(c.json("GET", "/api/v1/admin/audit/verify", None), 200)["ok"],
+        true
+    );
+    assert!(server.stop().success());
+}
