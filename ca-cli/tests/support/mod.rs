@@ -1,0 +1,170 @@
+//! The real `ca-api` binary on loopback and the real `ca-cli` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_PASSWORD: &str = "Bootstrap1Pass";
+
+/// The `ca-api` binary beside this test's binaries; built if missing (when
+/// only this package's tests were asked for).
+pub fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let bin = dir.join("ca-api");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "ca-api", "--bin", "ca-api"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "building ca-api failed");
+    }
+    bin
+}
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(server_binary())
+            .env("CA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CA_DATA_DIR", dir.path().join("data"))
+            .env(
+                "CA_POLICIES_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
+            )
+            .env("CA_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("ca-api did not come up");
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a `ca-cli` run did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// Runs `ca-cli args…` against `server` with `stdin`.
+pub fn cli(server: &Server, args: &[&str], stdin: &str) -> Run {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ca-cli"))
+        .args(args)
+        .env("CA_SERVER", &server.url)
+        .env("CA_CLI_TOKEN_FILE", server.path().join("token"))
+        .current_dir(server.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Runs and expects exit 0.
+pub fn ok(server: &Server, args: &[&str], stdin: &str) -> Run {
+    let r = cli(server, args, stdin);
+    assert_eq!(
+        r.code, 0,
+        "ca-cli {args:?}\nstdout: {}\nstderr: {}",
+        r.stdout, r.stderr
+    );
+    r
+}
+
+/// Logs in as admin and changes the bootstrap password.
+pub fn admin(server: &Server) {
+    ok(
+        server,
+        &["login", "--username", "admin", "--password-stdin"],
+        &format!("{ADMIN_PASSWORD}\n"),
+    );
+    ok(
+        server,
+        &["passwd", "--password-stdin"],
+        &format!("{ADMIN_PASSWORD}\nOperator1Pass\n"),
+    );
+    ok(
+        server,
+        &["login", "--username", "admin", "--password-stdin"],
+        "Operator1Pass\n",
+    );
+}
+
+/// Runs openssl in the server's temp directory.
+pub fn openssl(server: &Server, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(server.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
