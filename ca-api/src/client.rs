@@ -134,16 +134,11 @@ pub async fn ca_certificate(req: HttpRequest, state: web::Data<AppState>) -> Htt
     media::certificate(&req, state.registry.ca().certificate_der())
 }
 
-/// `GET /api/v1/crl`: the current full CRL, cacheable until its nextUpdate.
-#[get("/api/v1/crl")]
-pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    let (info, der) = blocking(move || reg.current_crl())
-        .await?
-        .ok_or_else(|| Error::new(ErrorKind::Unavailable, "no CRL has been published yet"))?;
+/// A CRL with caching headers derived from its nextUpdate, and 304 when the
+/// client already has it.
+fn crl_response(req: &HttpRequest, info: &ca_core::api::CrlInfo, der: Vec<u8>) -> HttpResponse {
     let etag = format!("\"crl-{}\"", info.number);
     let max_age = (info.next_update - Utc::now()).num_seconds().max(0);
-    let cache = format!("public, max-age={max_age}");
     let expires = info
         .next_update
         .format("%a, %d %b %Y %H:%M:%S GMT")
@@ -159,17 +154,37 @@ pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Http
         HttpResponse::Ok()
     };
     resp.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::CACHE_CONTROL, format!("public, max-age={max_age}")))
         .insert_header((header::EXPIRES, expires));
     if matches {
-        return Ok(resp.finish());
+        resp.finish()
+    } else if media::wants_pem(req) {
+        resp.content_type("application/x-pem-file")
+            .body(ca_core::der_to_pem("X509 CRL", &der))
+    } else {
+        resp.content_type("application/pkix-crl").body(der)
     }
-    if media::wants_pem(&req) {
-        return Ok(resp
-            .content_type("application/x-pem-file")
-            .body(ca_core::der_to_pem("X509 CRL", &der)));
-    }
-    Ok(resp.content_type("application/pkix-crl").body(der))
+}
+
+/// `GET /api/v1/crl`: the current full CRL, cacheable until its nextUpdate.
+#[get("/api/v1/crl")]
+pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let reg = state.registry.clone();
+    let (info, der) = blocking(move || reg.current_crl())
+        .await?
+        .ok_or_else(|| Error::new(ErrorKind::Unavailable, "no CRL has been published yet"))?;
+    Ok(crl_response(&req, &info, der))
+}
+
+/// `GET /api/v1/crl/delta`: the latest delta CRL (changes since its base,
+/// removeFromCRL for resumed certificates); 404 before the first one.
+#[get("/api/v1/crl/delta")]
+pub async fn delta_crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let reg = state.registry.clone();
+    let (info, der) = blocking(move || reg.current_delta_crl())
+        .await?
+        .ok_or_else(|| Error::not_found("no delta CRL has been published yet"))?;
+    Ok(crl_response(&req, &info, der))
 }
 
 /// `GET /health`: liveness and readiness (the database answers).

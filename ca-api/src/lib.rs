@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/certificates/{serial}/certificate"),
     ("GET", "/api/v1/ca/certificate"),
     ("GET", "/api/v1/crl"),
+    ("GET", "/api/v1/crl/delta"),
     ("POST", "/api/v1/admin/session"),
     ("POST", "/api/v1/admin/password"),
     ("POST", "/api/v1/admin/organizations"),
@@ -100,6 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
         .service(client::certificate_download)
         .service(client::ca_certificate)
         .service(client::crl)
+        .service(client::delta_crl)
         .service(admin_session::login)
         .service(admin_session::change_password)
         .service(admin_session::add_operator)

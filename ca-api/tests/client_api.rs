@@ -287,6 +287,26 @@ async fn request_lifecycle_through_the_api() {
             (r.status, r.json()["status"].as_str()),
             (200, Some("active"))
         );
+        // The delta CRL carries removeFromCRL for the resumed certificate.
+        let delta = get(&app, "/api/v1/crl/delta", None).await;
+        assert_eq!(
+            (delta.status, delta.header("content-type").as_str()),
+            (200, "application/pkix-crl")
+        );
+        env.t.write_pem("delta.crl", "X509 CRL", &delta.body);
+        let shown = text(&env.t.openssl(&[
+            "crl",
+            "-in",
+            "delta.crl",
+            "-noout",
+            "-text",
+            "-CAfile",
+            "ca.pem",
+        ]));
+        assert!(
+            shown.contains("Remove From CRL") && shown.contains("Delta CRL Indicator"),
+            "{shown}"
+        );
         let r = post_json(
             &app,
             &format!("/api/v1/admin/certificates/{serial}/revoke"),

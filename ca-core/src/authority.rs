@@ -31,6 +31,9 @@ pub struct PublicationUrls {
     pub crl: String,
     /// CA issuers (AIA).
     pub ca_issuers: String,
+    /// Where delta CRLs are published (the freshestCRL extension of full
+    /// CRLs), if they are.
+    pub delta_crl: Option<String>,
 }
 
 impl PublicationUrls {
@@ -39,6 +42,7 @@ impl PublicationUrls {
         PublicationUrls {
             crl: policy.crl_url.clone(),
             ca_issuers: policy.ca_issuers_url.clone(),
+            delta_crl: policy.delta_crl_url.clone(),
         }
     }
 }

@@ -6,10 +6,13 @@
 //! the finished CRL — so it builds in well under a few hundred MB.
 
 use chrono::{DateTime, Utc};
+use der::asn1::Ia5String;
 use der::asn1::{BitString, OctetString, Uint};
 use der::Encode;
 use x509_cert::crl::RevokedCert;
-use x509_cert::ext::pkix::crl::{BaseCrlNumber, CrlNumber};
+use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+use x509_cert::ext::pkix::crl::{BaseCrlNumber, CrlNumber, FreshestCrl};
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{AuthorityKeyIdentifier, CrlReason};
 use x509_cert::serial_number::SerialNumber;
 
@@ -215,6 +218,21 @@ impl CertificateAuthority {
                 oids::DELTA_CRL_INDICATOR,
                 true,
                 &BaseCrlNumber(uint(base)?),
+            )?);
+        } else if let Some(url) = &self.urls().delta_crl {
+            // RFC 5280 §5.2.6: a full CRL says where its deltas are (and
+            // OpenSSL only consults deltas when it does).
+            let uri = Ia5String::new(url).map_err(encode_err)?;
+            crl_exts.push(extension(
+                oids::FRESHEST_CRL,
+                false,
+                &FreshestCrl(vec![DistributionPoint {
+                    distribution_point: Some(DistributionPointName::FullName(vec![
+                        GeneralName::UniformResourceIdentifier(uri),
+                    ])),
+                    reasons: None,
+                    crl_issuer: None,
+                }]),
             )?);
         }
         let crl_exts = crl_exts.to_der().map_err(encode_err)?;

@@ -36,6 +36,7 @@ pub use db::AnyConnection;
 pub use issuance::Reservation;
 pub use notify::Notification;
 pub use operators::OperatorRecord;
+pub use publication::StoredCrl;
 pub use requests::{ActData, Submission};
 
 use crate::db::db_error;

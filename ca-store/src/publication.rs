@@ -16,8 +16,19 @@ use crate::audit::{self, Event, Outcome};
 use crate::clock::{dt, ts};
 use crate::db::{db_error, AnyConnection};
 use crate::models::CrlRow;
-use crate::schema::{certificates, crls};
+use crate::schema::{applications, certificates, crls};
 use crate::Registry;
+
+/// A published CRL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCrl {
+    /// Number and times.
+    pub info: CrlInfo,
+    /// For a delta CRL, the number of its base CRL.
+    pub base: Option<u64>,
+    /// The CRL.
+    pub der: Vec<u8>,
+}
 
 /// serial, status, revoked_at, suspended_at, revocation_reason, invalidity_date
 type ListedRow = (
@@ -28,6 +39,33 @@ type ListedRow = (
     Option<String>,
     Option<i64>,
 );
+
+/// A listed certificate as a CRL entry: suspended ones on hold, revoked ones
+/// with their reason. A serial that is not hex (never written by us) is
+/// returned as the error, and publication stops rather than leave it out.
+fn entry_of(row: ListedRow) -> std::result::Result<RevokedEntry, String> {
+    let (serial, status, revoked_at, suspended_at, reason, invalidity) = row;
+    let Some(serial_number) = parse_serial_hex(&serial) else {
+        return Err(serial);
+    };
+    let (at, reason) = if status == "suspended" {
+        (suspended_at.unwrap_or(0), RevocationReason::CertificateHold)
+    } else {
+        (
+            revoked_at.unwrap_or(0),
+            reason
+                .as_deref()
+                .and_then(RevocationReason::from_code)
+                .unwrap_or(RevocationReason::Unspecified),
+        )
+    };
+    Ok(RevokedEntry {
+        serial: serial_number,
+        revoked_at: dt(at),
+        reason,
+        invalidity_date: invalidity.map(dt),
+    })
+}
 
 fn info(row: &CrlRow) -> CrlInfo {
     CrlInfo {
@@ -72,31 +110,9 @@ impl Registry {
             .map_err(db_error)?;
         let entries = rows.len();
         let mut bad = None;
-        let iter = rows.into_iter().filter_map(
-            |(serial, status, revoked_at, suspended_at, reason, invalidity)| {
-                let Some(serial_number) = parse_serial_hex(&serial) else {
-                    bad = Some(serial);
-                    return None;
-                };
-                let (at, reason) = if status == "suspended" {
-                    (suspended_at.unwrap_or(0), RevocationReason::CertificateHold)
-                } else {
-                    (
-                        revoked_at.unwrap_or(0),
-                        reason
-                            .as_deref()
-                            .and_then(RevocationReason::from_code)
-                            .unwrap_or(RevocationReason::Unspecified),
-                    )
-                };
-                Some(RevokedEntry {
-                    serial: serial_number,
-                    revoked_at: dt(at),
-                    reason,
-                    invalidity_date: invalidity.map(dt),
-                })
-            },
-        );
+        let iter = rows
+            .into_iter()
+            .filter_map(|r| entry_of(r).map_err(|serial| bad = Some(serial)).ok());
         let params = CrlParams {
             number: number as u64,
             this_update: now,
@@ -134,6 +150,160 @@ impl Registry {
             },
         )?;
         Ok(info(&row))
+    }
+
+    /// After a revocation, suspension or resumption: a delta CRL on the
+    /// current full CRL (listing the change, with removeFromCRL for a
+    /// resumption), then a new full CRL. Both in the caller's transaction.
+    pub(crate) fn publish_after_change(
+        &self,
+        c: &mut AnyConnection,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CrlInfo> {
+        self.publish_delta_in(c, actor, now)?;
+        self.publish_in(c, actor, now)
+    }
+
+    /// A delta CRL (RFC 5280 §5.2.4) on the latest full CRL: certificates
+    /// revoked or suspended since its thisUpdate, and removeFromCRL for those
+    /// resumed since. Nothing when there is no full CRL yet.
+    fn publish_delta_in(
+        &self,
+        c: &mut AnyConnection,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CrlInfo>> {
+        let base: Option<(i64, i64)> = crls::table
+            .filter(crls::base_number.is_null())
+            .order(crls::number.desc())
+            .select((crls::number, crls::this_update))
+            .first(c)
+            .optional()
+            .map_err(db_error)?;
+        let Some((base_number, since)) = base else {
+            return Ok(None);
+        };
+        let changed: Vec<ListedRow> = certificates::table
+            .filter(
+                certificates::status
+                    .eq("revoked")
+                    .and(certificates::revoked_at.ge(since))
+                    .or(certificates::status
+                        .eq("suspended")
+                        .and(certificates::suspended_at.ge(since))),
+            )
+            .select((
+                certificates::serial,
+                certificates::status,
+                certificates::revoked_at,
+                certificates::suspended_at,
+                certificates::revocation_reason,
+                certificates::invalidity_date,
+            ))
+            .load(c)
+            .map_err(db_error)?;
+        let resumed: Vec<(Option<String>, i64)> = applications::table
+            .inner_join(
+                certificates::table
+                    .on(applications::certificate_serial.eq(certificates::serial.nullable())),
+            )
+            .filter(applications::kind.eq("resume"))
+            .filter(applications::outcome.eq("done"))
+            .filter(applications::received_at.ge(since))
+            .filter(certificates::status.eq("active"))
+            .select((applications::certificate_serial, applications::received_at))
+            .load(c)
+            .map_err(db_error)?;
+        let mut entries = Vec::with_capacity(changed.len() + resumed.len());
+        for row in changed {
+            entries.push(
+                entry_of(row)
+                    .map_err(|s| Error::internal(format!("stored serial {s:?} is not hex")))?,
+            );
+        }
+        for (serial, at) in resumed {
+            let serial = serial
+                .as_deref()
+                .and_then(parse_serial_hex)
+                .ok_or_else(|| Error::internal("stored serial is not hex"))?;
+            entries.push(RevokedEntry {
+                serial,
+                revoked_at: dt(at),
+                reason: RevocationReason::RemoveFromCrl,
+                invalidity_date: None,
+            });
+        }
+        let last: Option<i64> = crls::table
+            .select(diesel::dsl::max(crls::number))
+            .first(c)
+            .map_err(db_error)?;
+        let number = last.unwrap_or(0) + 1;
+        let period = self.policies().ca.crl_period;
+        let params = CrlParams {
+            number: number as u64,
+            this_update: now,
+            next_update: now + period,
+            delta_base: Some(base_number as u64),
+        };
+        let count = entries.len();
+        let der = self.ca().build_crl(&params, entries)?;
+        let row = CrlRow {
+            number,
+            base_number: Some(base_number),
+            this_update: ts(now),
+            next_update: ts(params.next_update),
+            entries: count as i64,
+            der,
+        };
+        diesel::insert_into(crls::table)
+            .values(&row)
+            .execute(c)
+            .map_err(db_error)?;
+        audit::append(
+            c,
+            ts(now),
+            Event {
+                actor,
+                action: "crl.publish_delta",
+                object: format!("crl:{number}"),
+                outcome: Outcome::Ok,
+                reasons: vec![],
+                details: serde_json::json!({"base": base_number, "entries": count}),
+            },
+        )?;
+        Ok(Some(info(&row)))
+    }
+
+    /// One CRL by number (full or delta).
+    pub fn crl(&self, number: u64) -> Result<Option<StoredCrl>> {
+        self.read(|c| {
+            let row: Option<CrlRow> = crls::table
+                .find(number as i64)
+                .select(CrlRow::as_select())
+                .first(c)
+                .optional()
+                .map_err(db_error)?;
+            Ok(row.map(|r| StoredCrl {
+                info: info(&r),
+                base: r.base_number.map(|b| b as u64),
+                der: r.der,
+            }))
+        })
+    }
+
+    /// The latest delta CRL and its facts.
+    pub fn current_delta_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
+        self.read(|c| {
+            let row: Option<CrlRow> = crls::table
+                .filter(crls::base_number.is_not_null())
+                .order(crls::number.desc())
+                .select(CrlRow::as_select())
+                .first(c)
+                .optional()
+                .map_err(db_error)?;
+            Ok(row.map(|r| (info(&r), r.der)))
+        })
     }
 
     /// Publishes a CRL now.

@@ -13,7 +13,7 @@ use ca_core::rules::{check_resumption, check_revocation, check_suspension, Certi
 use ca_core::{Error, Reason, Result};
 
 use crate::audit::{self, Event, Outcome};
-use crate::clock::ts;
+use crate::clock::{dt, ts};
 use crate::db::{db_error, AnyConnection};
 use crate::issuance::{load_cert, not_found, record_of};
 use crate::models::{ApplicationRow, CertRow};
@@ -232,7 +232,7 @@ impl Registry {
                 event,
                 serde_json::json!({"serial": serial, "details": details}),
             )?;
-            self.publish_in(c, actor, now)?;
+            self.publish_after_change(c, actor, now)?;
             Ok(Ok(until))
         })
     }
@@ -532,7 +532,7 @@ impl Registry {
                 details: serde_json::json!({"document": document, "revoked": revoked}),
             },
         )?;
-        self.publish_in(c, actor, now)?;
+        self.publish_after_change(c, actor, now)?;
         Ok(())
     }
 
@@ -550,7 +550,9 @@ impl Registry {
                 .map_err(db_error)?;
             let mut revoked = Vec::new();
             for (serial, person, until) in lapsed {
-                let at = until.unwrap_or(ts(now));
+                // Revoked now, the moment the CA acts, so the delta CRL on
+                // the last full CRL carries it even if this runs late.
+                let at = ts(now);
                 let n = diesel::update(certificates::table.find(&serial).filter(certificates::status.eq("suspended")))
                     .set((certificates::status.eq("revoked"), certificates::revoked_at.eq(Some(at)), certificates::revocation_reason.eq(Some(RevocationReason::Unspecified.code()))))
                     .execute(c)
@@ -564,13 +566,13 @@ impl Registry {
                     object: format!("certificate:{serial}"),
                     outcome: Outcome::Ok,
                     reasons: vec![],
-                    details: serde_json::json!({"cause": "suspension ended without resumption"}),
+                    details: serde_json::json!({"cause": "suspension ended without resumption", "suspended_until": until.map(dt)}),
                 })?;
                 notify::queue(c, ts(now), Some(&person), "certificate.revoked", serde_json::json!({"serial": serial, "cause": "suspension_lapsed"}))?;
                 revoked.push(serial);
             }
             if !revoked.is_empty() {
-                self.publish_in(c, "system", now)?;
+                self.publish_after_change(c, "system", now)?;
             }
             Ok(revoked)
         })

@@ -175,5 +175,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     certificates,
     requests,
     outbox,
+    applications,
 );
 diesel::allow_tables_to_appear_in_same_query!(sessions, operators);

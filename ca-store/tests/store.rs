@@ -694,3 +694,114 @@ fn crl_is_republished_before_next_update_once() {
         );
     });
 }
+
+fn crl_serials(w: &World) -> Vec<String> {
+    let (_, der) = w.reg.current_crl().unwrap().unwrap();
+    let crl = <x509_cert::crl::CertificateList as der::Decode>::from_der(&der).unwrap();
+    crl.tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default()
+        .iter()
+        .map(|r| ca_core::serial::serial_hex(&r.serial_number))
+        .collect()
+}
+
+#[test]
+fn a_revoked_certificate_stays_listed_until_one_crl_after_its_expiry() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        let serial = w.technological("t", &w.person);
+        w.reg
+            .revoke(
+                "registrar",
+                &serial,
+                RevocationReason::KeyCompromise,
+                "З-1",
+                None,
+            )
+            .unwrap();
+        assert!(crl_serials(&w).contains(&serial));
+        // Expired an hour ago: still listed (within one CRL period of expiry).
+        w.clock.advance(Duration::days(45) + Duration::hours(1));
+        w.reg.publish_crl("registrar").unwrap();
+        assert!(crl_serials(&w).contains(&serial));
+        // A full CRL period after expiry: dropped.
+        w.clock.advance(Duration::hours(24));
+        w.reg.publish_crl("registrar").unwrap();
+        assert!(!crl_serials(&w).contains(&serial));
+    });
+}
+
+#[test]
+fn delta_crls_list_changes_since_their_base_with_remove_from_crl() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        let serial = w.working("work", &w.person);
+        let base = w.reg.publish_crl("registrar").unwrap().number;
+        w.reg
+            .suspend("registrar", &serial, 10, "З-1", None)
+            .unwrap();
+        let (held, _) = w.reg.current_delta_crl().unwrap().unwrap();
+        let held_base = w.reg.crl(held.number).unwrap().unwrap().base;
+        assert_eq!((held_base, held.entries), (Some(base), 1));
+        let full_with_hold = w.reg.current_crl().unwrap().unwrap().0.number;
+        assert!(full_with_hold > held.number);
+
+        w.reg.resume("registrar", &serial, "З-2", None).unwrap();
+        let (delta, der) = w.reg.current_delta_crl().unwrap().unwrap();
+        assert_eq!(
+            w.reg.crl(delta.number).unwrap().unwrap().base,
+            Some(full_with_hold)
+        );
+        w.t.write_pem("delta.crl", "X509 CRL", &der);
+        let shown = text(&w.t.openssl(&[
+            "crl",
+            "-in",
+            "delta.crl",
+            "-noout",
+            "-text",
+            "-CAfile",
+            "ca.pem",
+        ]));
+        for expected in [
+            "verify OK",
+            "Delta CRL Indicator: critical",
+            &full_with_hold.to_string(),
+            "Remove From CRL",
+        ] {
+            assert!(shown.contains(expected), "{expected:?} missing in\n{shown}");
+        }
+        // A relying party holding the full CRL with the hold, plus the delta,
+        // sees the certificate in force again.
+        let base_der = w.reg.crl(full_with_hold).unwrap().unwrap().der;
+        w.t.write_pem("base.crl", "X509 CRL", &base_der);
+        let stale = ca_tests::try_openssl(
+            w.t.path(),
+            &[
+                "verify",
+                "-crl_check",
+                "-CAfile",
+                "ca.pem",
+                "-CRLfile",
+                "base.crl",
+                "work.pem",
+            ],
+        );
+        assert!(
+            !stale.status.success(),
+            "the base alone still has it on hold"
+        );
+        w.t.openssl(&[
+            "verify",
+            "-crl_check",
+            "-use_deltas",
+            "-CAfile",
+            "ca.pem",
+            "-CRLfile",
+            "base.crl",
+            "-CRLfile",
+            "delta.crl",
+            "work.pem",
+        ]);
+    });
+}

@@ -54,6 +54,8 @@ pub struct CaPolicy {
     pub crl_url: String,
     /// The CA issuers URL (AIA) written into certificates.
     pub ca_issuers_url: String,
+    /// Where delta CRLs are published, written as freshestCRL into full CRLs.
+    pub delta_crl_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +95,7 @@ struct RawCrl {
 struct RawUrls {
     crl_distribution_point: String,
     ca_issuers: String,
+    delta_crl: Option<String>,
 }
 
 fn http_url(field: &str, url: String) -> Result<String> {
@@ -165,6 +168,11 @@ impl CaPolicy {
                 raw.urls.crl_distribution_point,
             )?,
             ca_issuers_url: http_url("urls.ca_issuers", raw.urls.ca_issuers)?,
+            delta_crl_url: raw
+                .urls
+                .delta_crl
+                .map(|u| http_url("urls.delta_crl", u))
+                .transpose()?,
         })
     }
 }
