@@ -40,6 +40,23 @@ type ListedRow = (
     Option<i64>,
 );
 
+/// The columns a CRL entry is made from, in [`ListedRow`] order.
+const LISTED: (
+    certificates::serial,
+    certificates::status,
+    certificates::revoked_at,
+    certificates::suspended_at,
+    certificates::revocation_reason,
+    certificates::invalidity_date,
+) = (
+    certificates::serial,
+    certificates::status,
+    certificates::revoked_at,
+    certificates::suspended_at,
+    certificates::revocation_reason,
+    certificates::invalidity_date,
+);
+
 /// A listed certificate as a CRL entry: suspended ones on hold, revoked ones
 /// with their reason. A serial that is not hex (never written by us) is
 /// returned as the error, and publication stops rather than leave it out.
@@ -77,48 +94,37 @@ fn info(row: &CrlRow) -> CrlInfo {
 }
 
 impl Registry {
-    /// Builds, signs and stores a new full CRL inside the caller's
-    /// transaction (which holds the store lock).
-    pub(crate) fn publish_in(
+    /// Numbers, signs and stores a CRL (full, or delta on `base`) inside the
+    /// caller's transaction, which holds the store lock: the number is the
+    /// next of the one sequence full and delta CRLs share.
+    fn sign_and_store<I>(
         &self,
         c: &mut AnyConnection,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<CrlInfo> {
-        let policy = &self.policies().ca;
+        base: Option<i64>,
+        entries: I,
+    ) -> Result<CrlInfo>
+    where
+        I: IntoIterator<Item = std::result::Result<RevokedEntry, String>>,
+    {
         let last: Option<i64> = crls::table
             .select(diesel::dsl::max(crls::number))
             .first(c)
             .map_err(db_error)?;
         let number = last.unwrap_or(0) + 1;
-        // A revoked certificate stays listed until at least one CRL after its
-        // expiry (SPEC §7): keep those that expired within one CRL period.
-        let horizon = ts(now - policy.crl_period);
-        let rows: Vec<ListedRow> = certificates::table
-            .filter(certificates::status.eq_any(["revoked", "suspended"]))
-            .filter(certificates::not_after.ge(horizon))
-            .select((
-                certificates::serial,
-                certificates::status,
-                certificates::revoked_at,
-                certificates::suspended_at,
-                certificates::revocation_reason,
-                certificates::invalidity_date,
-            ))
-            .order(certificates::serial.asc())
-            .load(c)
-            .map_err(db_error)?;
-        let entries = rows.len();
-        let mut bad = None;
-        let iter = rows
-            .into_iter()
-            .filter_map(|r| entry_of(r).map_err(|serial| bad = Some(serial)).ok());
         let params = CrlParams {
             number: number as u64,
             this_update: now,
-            next_update: now + policy.crl_period,
-            delta_base: None,
+            next_update: now + self.policies().ca.crl_period,
+            delta_base: base.map(|b| b as u64),
         };
+        let mut bad = None;
+        let mut count = 0i64;
+        let iter = entries.into_iter().filter_map(|e| {
+            count += 1;
+            e.map_err(|serial| bad = Some(serial)).ok()
+        });
         let der = self.ca().build_crl(&params, iter)?;
         if let Some(serial) = bad {
             return Err(Error::internal(format!(
@@ -127,10 +133,10 @@ impl Registry {
         }
         let row = CrlRow {
             number,
-            base_number: None,
-            this_update: ts(params.this_update),
+            base_number: base,
+            this_update: ts(now),
             next_update: ts(params.next_update),
-            entries: entries as i64,
+            entries: count,
             der,
         };
         diesel::insert_into(crls::table)
@@ -142,14 +148,39 @@ impl Registry {
             ts(now),
             Event {
                 actor,
-                action: "crl.publish",
+                action: if base.is_some() {
+                    "crl.publish_delta"
+                } else {
+                    "crl.publish"
+                },
                 object: format!("crl:{number}"),
                 outcome: Outcome::Ok,
                 reasons: vec![],
-                details: serde_json::json!({"entries": entries, "next_update": params.next_update}),
+                details: serde_json::json!({"base": base, "entries": count, "next_update": params.next_update}),
             },
         )?;
         Ok(info(&row))
+    }
+
+    /// Builds, signs and stores a new full CRL inside the caller's
+    /// transaction (which holds the store lock).
+    pub(crate) fn publish_in(
+        &self,
+        c: &mut AnyConnection,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CrlInfo> {
+        // A revoked certificate stays listed until at least one CRL after its
+        // expiry (SPEC §7): keep those that expired within one CRL period.
+        let horizon = ts(now - self.policies().ca.crl_period);
+        let rows: Vec<ListedRow> = certificates::table
+            .filter(certificates::status.eq_any(["revoked", "suspended"]))
+            .filter(certificates::not_after.ge(horizon))
+            .select(LISTED)
+            .order(certificates::serial.asc())
+            .load(c)
+            .map_err(db_error)?;
+        self.sign_and_store(c, actor, now, None, rows.into_iter().map(entry_of))
     }
 
     /// After a revocation, suspension or resumption: a delta CRL on the
@@ -193,14 +224,7 @@ impl Registry {
                         .eq("suspended")
                         .and(certificates::suspended_at.ge(since))),
             )
-            .select((
-                certificates::serial,
-                certificates::status,
-                certificates::revoked_at,
-                certificates::suspended_at,
-                certificates::revocation_reason,
-                certificates::invalidity_date,
-            ))
+            .select(LISTED)
             .load(c)
             .map_err(db_error)?;
         let resumed: Vec<(Option<String>, i64)> = applications::table
@@ -215,95 +239,19 @@ impl Registry {
             .select((applications::certificate_serial, applications::received_at))
             .load(c)
             .map_err(db_error)?;
-        let mut entries = Vec::with_capacity(changed.len() + resumed.len());
-        for row in changed {
-            entries.push(
-                entry_of(row)
-                    .map_err(|s| Error::internal(format!("stored serial {s:?} is not hex")))?,
-            );
-        }
-        for (serial, at) in resumed {
-            let serial = serial
-                .as_deref()
-                .and_then(parse_serial_hex)
-                .ok_or_else(|| Error::internal("stored serial is not hex"))?;
-            entries.push(RevokedEntry {
-                serial,
+        let removals = resumed.into_iter().map(|(serial, at)| {
+            let serial = serial.unwrap_or_default();
+            let parsed = parse_serial_hex(&serial).ok_or(serial)?;
+            Ok(RevokedEntry {
+                serial: parsed,
                 revoked_at: dt(at),
                 reason: RevocationReason::RemoveFromCrl,
                 invalidity_date: None,
-            });
-        }
-        let last: Option<i64> = crls::table
-            .select(diesel::dsl::max(crls::number))
-            .first(c)
-            .map_err(db_error)?;
-        let number = last.unwrap_or(0) + 1;
-        let period = self.policies().ca.crl_period;
-        let params = CrlParams {
-            number: number as u64,
-            this_update: now,
-            next_update: now + period,
-            delta_base: Some(base_number as u64),
-        };
-        let count = entries.len();
-        let der = self.ca().build_crl(&params, entries)?;
-        let row = CrlRow {
-            number,
-            base_number: Some(base_number),
-            this_update: ts(now),
-            next_update: ts(params.next_update),
-            entries: count as i64,
-            der,
-        };
-        diesel::insert_into(crls::table)
-            .values(&row)
-            .execute(c)
-            .map_err(db_error)?;
-        audit::append(
-            c,
-            ts(now),
-            Event {
-                actor,
-                action: "crl.publish_delta",
-                object: format!("crl:{number}"),
-                outcome: Outcome::Ok,
-                reasons: vec![],
-                details: serde_json::json!({"base": base_number, "entries": count}),
-            },
-        )?;
-        Ok(Some(info(&row)))
-    }
-
-    /// One CRL by number (full or delta).
-    pub fn crl(&self, number: u64) -> Result<Option<StoredCrl>> {
-        self.read(|c| {
-            let row: Option<CrlRow> = crls::table
-                .find(number as i64)
-                .select(CrlRow::as_select())
-                .first(c)
-                .optional()
-                .map_err(db_error)?;
-            Ok(row.map(|r| StoredCrl {
-                info: info(&r),
-                base: r.base_number.map(|b| b as u64),
-                der: r.der,
-            }))
-        })
-    }
-
-    /// The latest delta CRL and its facts.
-    pub fn current_delta_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
-        self.read(|c| {
-            let row: Option<CrlRow> = crls::table
-                .filter(crls::base_number.is_not_null())
-                .order(crls::number.desc())
-                .select(CrlRow::as_select())
-                .first(c)
-                .optional()
-                .map_err(db_error)?;
-            Ok(row.map(|r| (info(&r), r.der)))
-        })
+            })
+        });
+        let entries = changed.into_iter().map(entry_of).chain(removals);
+        self.sign_and_store(c, actor, now, Some(base_number), entries)
+            .map(Some)
     }
 
     /// Publishes a CRL now.
@@ -338,6 +286,37 @@ impl Registry {
         self.read(|c| {
             let row: Option<CrlRow> = crls::table
                 .filter(crls::base_number.is_null())
+                .order(crls::number.desc())
+                .select(CrlRow::as_select())
+                .first(c)
+                .optional()
+                .map_err(db_error)?;
+            Ok(row.map(|r| (info(&r), r.der)))
+        })
+    }
+
+    /// One CRL by number (full or delta).
+    pub fn crl(&self, number: u64) -> Result<Option<StoredCrl>> {
+        self.read(|c| {
+            let row: Option<CrlRow> = crls::table
+                .find(number as i64)
+                .select(CrlRow::as_select())
+                .first(c)
+                .optional()
+                .map_err(db_error)?;
+            Ok(row.map(|r| StoredCrl {
+                info: info(&r),
+                base: r.base_number.map(|b| b as u64),
+                der: r.der,
+            }))
+        })
+    }
+
+    /// The latest delta CRL and its facts.
+    pub fn current_delta_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
+        self.read(|c| {
+            let row: Option<CrlRow> = crls::table
+                .filter(crls::base_number.is_not_null())
                 .order(crls::number.desc())
                 .select(CrlRow::as_select())
                 .first(c)
