@@ -2,90 +2,15 @@
 //! line as the client software and relying party. Runs on SQLite, and on
 //! PostgreSQL when `TEST_DATABASE_URL` is set.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ca_tests::{text, try_openssl, TestDb};
+use ca_tests::{free_port, text, try_openssl, RunningServer, TestDb};
 use serde_json::{json, Value};
 
 const SUBJ: &str =
     "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Генеральный директор/CN=Иванов Иван Иванович";
 const SUBJ2: &str =
     "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Главный бухгалтер/CN=Петрова Анна Сергеевна";
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Server {
-    fn start(data: &Path, db_url: Option<&str>, port: u16) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ca-api"));
-        cmd.env("CA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CA_DATA_DIR", data)
-            .env(
-                "CA_POLICIES_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
-            )
-            .env("CA_BOOTSTRAP_ADMIN_PASSWORD", "Bootstrap1Pass")
-            .env("CA_TICK_SECONDS", "1")
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some(url) = db_url {
-            cmd.env("DATABASE_URL", url);
-        }
-        let child = cmd.spawn().unwrap();
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if agent()
-                .get(format!("{}/health", server.base))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-            {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("ca-api did not come up");
-    }
-
-    /// SIGTERM, then the exit status (a clean shutdown exits 0).
-    fn stop(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "ca-api did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -165,9 +90,15 @@ fn run(db: &TestDb) {
     let data = dir.join("data");
     let pg = (db.name == "postgres").then_some(db.url.as_str());
     let port = free_port();
-    let server = Server::start(&data, pg, port);
+    let server = RunningServer::start(
+        env!("CARGO_BIN_EXE_ca-api").as_ref(),
+        &data,
+        port,
+        pg,
+        "Bootstrap1Pass",
+    );
     let mut c = Client {
-        base: server.base.clone(),
+        base: server.url.clone(),
         token: None,
     };
     let openssl = |args: &[&str]| {
@@ -425,9 +356,15 @@ fn run(db: &TestDb) {
     // Restart on the same data: everything is still there.
     let status = server.stop();
     assert!(status.success(), "clean shutdown on SIGTERM: {status:?}");
-    let server = Server::start(&data, pg, port);
+    let server = RunningServer::start(
+        env!("CARGO_BIN_EXE_ca-api").as_ref(),
+        &data,
+        port,
+        pg,
+        "Bootstrap1Pass",
+    );
     let mut c = Client {
-        base: server.base.clone(),
+        base: server.url.clone(),
         token: None,
     };
     let s = ok(

@@ -283,14 +283,21 @@ impl Registry {
 
     /// The current full CRL and its facts.
     pub fn current_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
+        self.latest_crl(false)
+    }
+
+    fn latest_crl(&self, delta: bool) -> Result<Option<(CrlInfo, Vec<u8>)>> {
         self.read(|c| {
-            let row: Option<CrlRow> = crls::table
-                .filter(crls::base_number.is_null())
+            let q = crls::table
                 .order(crls::number.desc())
-                .select(CrlRow::as_select())
-                .first(c)
-                .optional()
-                .map_err(db_error)?;
+                .select(CrlRow::as_select());
+            let row: Option<CrlRow> = if delta {
+                q.filter(crls::base_number.is_not_null()).first(c)
+            } else {
+                q.filter(crls::base_number.is_null()).first(c)
+            }
+            .optional()
+            .map_err(db_error)?;
             Ok(row.map(|r| (info(&r), r.der)))
         })
     }
@@ -314,16 +321,7 @@ impl Registry {
 
     /// The latest delta CRL and its facts.
     pub fn current_delta_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
-        self.read(|c| {
-            let row: Option<CrlRow> = crls::table
-                .filter(crls::base_number.is_not_null())
-                .order(crls::number.desc())
-                .select(CrlRow::as_select())
-                .first(c)
-                .optional()
-                .map_err(db_error)?;
-            Ok(row.map(|r| (info(&r), r.der)))
-        })
+        self.latest_crl(true)
     }
 
     /// Every CRL number ever published, ascending (tests and audits).

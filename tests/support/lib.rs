@@ -330,3 +330,107 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// A server binary (`ca-api`) running on loopback for end-to-end tests.
+pub struct RunningServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl RunningServer {
+    /// Starts `binary` with its data in `data_dir` on `port` (SQLite unless
+    /// `database_url`), the bootstrap admin password `admin_password`, and
+    /// waits until `/health` answers.
+    pub fn start(
+        binary: &Path,
+        data_dir: &Path,
+        port: u16,
+        database_url: Option<&str>,
+        admin_password: &str,
+    ) -> RunningServer {
+        use std::process::Stdio;
+        let mut cmd = Command::new(binary);
+        cmd.env("CA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CA_DATA_DIR", data_dir)
+            .env(
+                "CA_POLICIES_DIR",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"),
+            )
+            .env("CA_BOOTSTRAP_ADMIN_PASSWORD", admin_password)
+            .env("CA_TICK_SECONDS", "1")
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(url) = database_url {
+            cmd.env("DATABASE_URL", url);
+        }
+        let server = RunningServer {
+            child: cmd.spawn().expect("start the server"),
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if health_ok(port) {
+                return server;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the server did not come up on port {port}");
+    }
+
+    /// SIGTERM, then the exit status (a clean shutdown exits 0).
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+/// `GET /health` answers 200 (plain HTTP/1.1, no client library needed).
+fn health_ok(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    if write!(
+        s,
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.starts_with("HTTP/1.1 200")
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -3,8 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 pub const ADMIN_PASSWORD: &str = "Bootstrap1Pass";
 
@@ -27,7 +26,7 @@ pub fn server_binary() -> PathBuf {
 }
 
 pub struct Server {
-    child: Child,
+    server: ca_tests::RunningServer,
     pub url: String,
     pub dir: tempfile::TempDir,
 }
@@ -35,48 +34,19 @@ pub struct Server {
 impl Server {
     pub fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(server_binary())
-            .env("CA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CA_DATA_DIR", dir.path().join("data"))
-            .env(
-                "CA_POLICIES_DIR",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"),
-            )
-            .env("CA_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return server;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("ca-api did not come up");
+        let server = ca_tests::RunningServer::start(
+            &server_binary(),
+            &dir.path().join("data"),
+            ca_tests::free_port(),
+            None,
+            ADMIN_PASSWORD,
+        );
+        let url = server.url.clone();
+        Server { server, url, dir }
     }
 
     pub fn path(&self) -> &Path {
         self.dir.path()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
