@@ -8,8 +8,40 @@ use std::time::Duration;
 
 use ca_store::{Notification, Registry};
 
+/// How webhooks are posted.
+#[derive(Clone)]
+pub struct Webhooks {
+    agent: ureq::Agent,
+    /// `CA_WEBHOOK_SECRET`: when set, each body is signed with HMAC-SHA-256
+    /// in `X-CA-Signature: sha256=<hex>` so receivers can tell it is ours.
+    secret: Option<aws_lc_rs::hmac::Key>,
+}
+
+impl Webhooks {
+    /// Short timeouts; signing when a secret is given.
+    pub fn new(secret: Option<&[u8]>) -> Webhooks {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(10)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let secret = secret.map(|s| aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, s));
+        Webhooks { agent, secret }
+    }
+
+    /// The signature header value for `body`, when signing.
+    pub fn signature(&self, body: &[u8]) -> Option<String> {
+        self.secret.as_ref().map(|k| {
+            format!(
+                "sha256={}",
+                hex::encode(aws_lc_rs::hmac::sign(k, body).as_ref())
+            )
+        })
+    }
+}
+
 /// Runs one round of background work; errors are logged and retried next round.
-pub fn tick(reg: &Registry, agent: &ureq::Agent) {
+pub fn tick(reg: &Registry, hooks: &Webhooks) {
     match reg.lapse_suspensions() {
         Ok(revoked) if !revoked.is_empty() => {
             tracing::info!(?revoked, "lapsed suspensions revoked")
@@ -27,20 +59,24 @@ pub fn tick(reg: &Registry, agent: &ureq::Agent) {
     match reg.due_notifications(50) {
         Ok(list) => {
             for n in list.into_iter().filter(|n| n.webhook_url.is_some()) {
-                deliver(reg, agent, &n);
+                deliver(reg, hooks, &n);
             }
         }
         Err(e) => tracing::warn!(error = %e, "reading the outbox failed"),
     }
 }
 
-fn deliver(reg: &Registry, agent: &ureq::Agent, n: &Notification) {
+fn deliver(reg: &Registry, hooks: &Webhooks, n: &Notification) {
     let url = n.webhook_url.as_deref().unwrap_or_default();
-    let result = agent
+    let mut request = hooks
+        .agent
         .post(url)
         .header("Content-Type", "application/json")
-        .header("X-CA-Notification-Id", &n.id)
-        .send(n.payload.as_bytes());
+        .header("X-CA-Notification-Id", &n.id);
+    if let Some(signature) = hooks.signature(n.payload.as_bytes()) {
+        request = request.header("X-CA-Signature", &signature);
+    }
+    let result = request.send(n.payload.as_bytes());
     let outcome = match result {
         Ok(resp) if resp.status().is_success() => reg.notification_delivered(&n.id).map(|_| ()),
         Ok(resp) => reg.notification_failed(&n.id, &format!("HTTP {}", resp.status())),
@@ -51,23 +87,13 @@ fn deliver(reg: &Registry, agent: &ureq::Agent, n: &Notification) {
     }
 }
 
-/// An HTTP client with short timeouts for webhooks.
-pub fn webhook_agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 /// Runs [`tick`] every `every` until the server stops.
-pub async fn run(reg: Arc<Registry>, every: Duration) {
-    let agent = webhook_agent();
+pub async fn run(reg: Arc<Registry>, every: Duration, hooks: Webhooks) {
     let mut interval = actix_web::rt::time::interval(every);
     loop {
         interval.tick().await;
-        let (reg, agent) = (reg.clone(), agent.clone());
-        if let Err(e) = actix_web::web::block(move || tick(&reg, &agent)).await {
+        let (reg, hooks) = (reg.clone(), hooks.clone());
+        if let Err(e) = actix_web::web::block(move || tick(&reg, &hooks)).await {
             tracing::warn!(error = %e, "background work did not run");
         }
     }

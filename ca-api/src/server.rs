@@ -83,9 +83,12 @@ pub async fn serve(config: Config, reg: Arc<Registry>) -> std::io::Result<()> {
         registry: reg.clone(),
     });
     let max_body = config.max_body;
+    let secret = std::env::var("CA_WEBHOOK_SECRET").ok().map(Zeroizing::new);
+    let hooks = crate::background::Webhooks::new(secret.as_ref().map(|s| s.as_bytes()));
     let background = actix_web::rt::spawn(crate::background::run(
         reg,
         Duration::from_secs(config.tick_seconds.max(1)),
+        hooks,
     ));
     tracing::info!(listen = %config.listen, "serving");
     let result = HttpServer::new(move || {

@@ -40,7 +40,7 @@ fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
                         })
                         .unwrap_or(0);
                     if body.len() >= len {
-                        seen.lock().unwrap().push(body.to_string());
+                        seen.lock().unwrap().push(format!("{head}\r\n\r\n{body}"));
                         break;
                     }
                 }
@@ -96,7 +96,7 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
         .reg
         .issue_technological("registrar", &person.id, req.info.public_key)
         .unwrap();
-    let agent = ca_api::background::webhook_agent();
+    let agent = ca_api::background::Webhooks::new(Some(b"shared secret"));
 
     // First attempt: the receiver answers 500; the notification stays, backed off.
     ca_api::background::tick(&env.reg, &agent);
@@ -111,7 +111,20 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
     ca_api::background::tick(&env.reg, &agent);
     let got = bodies.lock().unwrap().clone();
     assert_eq!(got.len(), 2);
-    let body: serde_json::Value = serde_json::from_str(&got[1]).unwrap();
+    let (headers, raw) = got[1].split_once("\r\n\r\n").unwrap();
+    // Signed with the shared secret: receivers can check it is the CA's.
+    let expected = agent.signature(raw.as_bytes()).unwrap();
+    assert!(
+        headers
+            .to_ascii_lowercase()
+            .contains(&format!("x-ca-signature: {expected}")),
+        "{headers}"
+    );
+    assert_ne!(
+        Some(expected),
+        ca_api::background::Webhooks::new(Some(b"other")).signature(raw.as_bytes())
+    );
+    let body: serde_json::Value = serde_json::from_str(raw).unwrap();
     assert_eq!(body["event"], "certificate.issued");
     assert_eq!(body["data"]["serial"], serial.as_str());
     let all = env.reg.notifications_for(&person.id).unwrap();
@@ -140,7 +153,8 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
         .unwrap()
         .iter()
         .map(|b| {
-            serde_json::from_str::<serde_json::Value>(b).unwrap()["event"]
+            serde_json::from_str::<serde_json::Value>(b.split_once("\r\n\r\n").unwrap().1).unwrap()
+                ["event"]
                 .as_str()
                 .unwrap()
                 .to_string()
