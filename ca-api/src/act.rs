@@ -30,16 +30,11 @@ fn grouped(hex: &str) -> String {
 
 /// Renders the act.
 pub fn render(act: &ActData, ca_name: &str) -> String {
-    let (person, org_line) = match &act.person {
-        Some(p) => (
-            format!("{}, {}", esc(&p.full_name), esc(&p.position)),
-            format!(
-                "<p>Доверенность: {} до {}</p>",
-                esc(&p.authority_document),
-                p.authority_valid_until.format("%d.%m.%Y")
-            ),
-        ),
-        None => ("—".to_string(), String::new()),
+    // Only what the request itself carries: the act is served without a
+    // login, so the registration's power-of-attorney details stay out.
+    let person = match &act.person {
+        Some(p) => format!("{}, {}", esc(&p.full_name), esc(&p.position)),
+        None => "—".to_string(),
     };
     format!(
         r#"<!DOCTYPE html>
@@ -56,7 +51,6 @@ pub fn render(act: &ActData, ca_name: &str) -> String {
 <tr><td>Алгоритм ключа</td><td>{alg}</td></tr>
 <tr><td>SHA-256 ключа</td><td><b>{fp}</b></td></tr>
 </table>
-{org_line}
 <h2>Ключ проверки электронной подписи</h2>
 <pre>{pem}</pre>
 <p>Подпись владельца ____________________ Дата ____________</p>

@@ -72,22 +72,24 @@ pub async fn change_password(
         new_password,
     } = body;
     let reg = state.registry.clone();
-    blocking(move || {
+    let lockout_after = reg.policies().rules.passwords.lockout_after;
+    let outcome = blocking(move || {
         let op = reg
             .operator(&caller.username)?
             .ok_or_else(|| Error::not_found("operator vanished"))?;
         if !auth::verify_password(&op.password_hash, &old_password) {
-            reg.audit_event(
-                &caller.username,
-                "operator.password",
-                &format!("operator:{}", caller.username),
-                true,
-                serde_json::json!({"why": "wrong old password"}),
-            )?;
-            return Err(Error::new(
-                ErrorKind::Forbidden,
-                "the old password is wrong",
-            ));
+            // A wrong old password counts towards the lockout, like a wrong
+            // login: a stolen session must not allow unlimited guessing.
+            let locked = reg.login_failed(&caller.username, lockout_after)?;
+            return Ok(Err(if locked {
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "account_locked",
+                    "too many wrong passwords: the account is now locked",
+                )
+            } else {
+                Error::new(ErrorKind::Forbidden, "the old password is wrong").into()
+            }));
         }
         if old_password == new_password {
             return Err(Error::new(
@@ -96,9 +98,15 @@ pub async fn change_password(
             ));
         }
         auth::check_password_rules(&new_password, &reg.policies().rules.passwords)?;
-        reg.set_password(&caller.username, &auth::hash_password(&new_password)?)
+        reg.set_password(
+            &caller.username,
+            &auth::hash_password(&new_password)?,
+            &caller.token_hash,
+        )?;
+        Ok(Ok(()))
     })
     .await?;
+    outcome?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -104,6 +104,8 @@ pub struct Caller {
     pub username: String,
     /// Role.
     pub role: Role,
+    /// SHA-256 of the session's token (to keep this session on a password change).
+    pub token_hash: String,
 }
 
 impl Caller {
@@ -199,8 +201,8 @@ impl FromRequest for Caller {
                 )
             })?;
             let hash = token_hash(&token);
-            let reg = state.registry.clone();
-            let op = web::block(move || reg.session_operator(&hash))
+            let (reg, lookup) = (state.registry.clone(), hash.clone());
+            let op = web::block(move || reg.session_operator(&lookup))
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??
                 .ok_or_else(|| {
@@ -236,6 +238,7 @@ impl FromRequest for Caller {
             Ok(Caller {
                 username: op.username,
                 role,
+                token_hash: hash,
             })
         })
     }

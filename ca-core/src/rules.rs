@@ -286,17 +286,30 @@ pub fn check_suspension(
     rules: &Rules,
 ) -> Result<DateTime<Utc>, Vec<Reason>> {
     let (cert, mut reasons) = action.common()?;
-    let until = action.now + Duration::days(days);
-    action.state_change(cert, Event::Suspend { until }, &mut reasons);
+    // "at most the certificate's validity period" (1.79): the whole period.
+    // Compared in days first, so no length a client sends can overflow.
+    let longest = (cert.not_after - cert.not_before).num_days();
+    let until = (days <= longest)
+        .then(|| action.now.checked_add_signed(Duration::try_days(days)?))
+        .flatten();
+    action.state_change(
+        cert,
+        Event::Suspend {
+            until: until.unwrap_or(action.now),
+        },
+        &mut reasons,
+    );
     action.person_authorised(&mut reasons);
     if days < i64::from(rules.suspension_min_days) {
         reasons.push(Reason::SuspensionTooShort);
     }
-    // "at most the certificate's validity period" (1.79): the whole period.
-    if Duration::days(days) > cert.not_after - cert.not_before {
+    if days > longest || (days >= 0 && until.is_none()) {
         reasons.push(Reason::SuspensionTooLong);
     }
-    verdict(until, reasons)
+    match until {
+        Some(until) => verdict(until, reasons),
+        None => Err(reasons),
+    }
 }
 
 /// Resumption (1.80).

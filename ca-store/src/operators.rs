@@ -235,9 +235,14 @@ impl Registry {
         })
     }
 
-    /// Sets a new password hash; ends the forced change and the session's
-    /// others are left as they are.
-    pub fn set_password(&self, username: &str, password_hash: &str) -> Result<()> {
+    /// Sets a new password hash, ends the forced change, and ends every
+    /// other session of the operator (the one in `keep_session` stays).
+    pub fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        keep_session: &str,
+    ) -> Result<()> {
         let now = ts(self.now());
         self.write(|c| {
             let n = diesel::update(operators::table.find(username))
@@ -251,6 +256,13 @@ impl Registry {
             if n != 1 {
                 return Err(Error::not_found(format!("no operator {username}")));
             }
+            diesel::delete(
+                sessions::table
+                    .filter(sessions::username.eq(username))
+                    .filter(sessions::token_sha256.ne(keep_session)),
+            )
+            .execute(c)
+            .map_err(db_error)?;
             audit::append(
                 c,
                 now,

@@ -149,6 +149,12 @@ impl Registry {
         };
         let csr = &unwrapped.csr;
         let key_hash = key_sha256(&csr.request.info.public_key)?;
+        // Who a self-signed request is for is found before the write lock is
+        // taken (it reads every registration), then loaded again inside it.
+        let claimed = match &unwrapped.signer {
+            Signer::RequestKey => self.read(|c| person_by_subject(c, csr))?.map(|(p, _)| p.id),
+            Signer::Certificate(_) => None,
+        };
         let (reservation, row) = self.write(|c| {
             if let Some(existing) = requests::table
                 .filter(requests::cms_sha256.eq(&cms_sha256))
@@ -169,7 +175,10 @@ impl Registry {
                     let person = load_person(c, &row.person_id)?;
                     (Some(row), Some(cert.as_ref().clone()), person)
                 }
-                Signer::RequestKey => (None, None, person_by_subject(c, csr)?),
+                Signer::RequestKey => (None, None, match &claimed {
+                    Some(id) => load_person(c, id)?,
+                    None => None,
+                }),
             };
             let signer_record = signer_row.as_ref().map(record_of);
             let signer_profile = signer_record.as_ref().map(|r| r.profile);
@@ -400,6 +409,14 @@ impl Registry {
             };
             let rec = person.as_ref().map(|(p, o)| person_record(p, o));
             let mut reasons = Vec::new();
+            // The certificate that signed the request may have been revoked
+            // or suspended since (a stolen technological key, say).
+            if let Some(signer) = &r.signer_serial {
+                let usable = load_cert(c, signer)?.is_some_and(|row| row.status == "active");
+                if !usable {
+                    reasons.push(Reason::SignerCertificateInvalid);
+                }
+            }
             if !rec.as_ref().is_some_and(PersonRecord::is_authorised) {
                 reasons.push(Reason::PersonNotActive);
             }

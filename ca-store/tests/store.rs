@@ -222,6 +222,20 @@ fn signer_certificate_invalid_when_suspended_or_expired() {
         w.reg
             .resume("registrar", &serial, "Заявление 2", None)
             .unwrap();
+        // Pending requests it signed are refused at approval once it is
+        // suspended or revoked (a stolen technological key).
+        w.csr("p", &w.person);
+        let pending = w.reg.submit_request(&w.envelope("p", "tech")).unwrap().view;
+        assert_eq!(pending.status, "pending");
+        w.reg
+            .suspend("registrar", &serial, 10, "Заявление 3", None)
+            .unwrap();
+        let err = w.reg.approve("registrar", &pending.id).unwrap_err();
+        assert_eq!(err.reason_codes(), [Reason::SignerCertificateInvalid]);
+        assert_eq!(w.reg.request(&pending.id).unwrap().status, "rejected");
+        w.reg
+            .resume("registrar", &serial, "Заявление 4", None)
+            .unwrap();
         w.csr("b", &w.person);
         assert_eq!(
             w.reg
