@@ -192,11 +192,15 @@ impl PublicKey {
                 )))
             }
         };
+        // The key in one encoding only (RSA with NULL parameters, EC points
+        // uncompressed): what is hashed for duplicate_key and certified, so
+        // re-encoding the same key cannot pass as a new one.
+        let spki = canonical_spki(&verifier, spki)?;
         let spki_der = spki
             .to_der()
             .map_err(|e| UnsupportedKey(format!("cannot re-encode the key: {e}")))?;
         Ok(PublicKey {
-            spki: spki.clone(),
+            spki,
             spki_der,
             algorithm,
             verifier,
@@ -289,6 +293,34 @@ impl PublicKey {
             .verify(message, signature)
             .is_ok()
     }
+}
+
+/// The canonical SubjectPublicKeyInfo of a parsed key.
+fn canonical_spki(
+    verifier: &Verifier,
+    given: &SubjectPublicKeyInfoOwned,
+) -> Result<SubjectPublicKeyInfoOwned, UnsupportedKey> {
+    let bad = |e: &dyn std::fmt::Display| UnsupportedKey(format!("cannot re-encode the key: {e}"));
+    match verifier {
+        Verifier::Rsa(key) => {
+            use rsa::pkcs8::EncodePublicKey;
+            let der = key.to_public_key_der().map_err(|e| bad(&e))?;
+            SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).map_err(|e| bad(&e))
+        }
+        Verifier::P256(key) => ec_spki(given, key.to_encoded_point(false).as_bytes()),
+        Verifier::P384(key) => ec_spki(given, key.to_encoded_point(false).as_bytes()),
+    }
+}
+
+fn ec_spki(
+    given: &SubjectPublicKeyInfoOwned,
+    point: &[u8],
+) -> Result<SubjectPublicKeyInfoOwned, UnsupportedKey> {
+    Ok(SubjectPublicKeyInfoOwned {
+        algorithm: given.algorithm.clone(),
+        subject_public_key: der::asn1::BitString::from_bytes(point)
+            .map_err(|e| UnsupportedKey(format!("cannot re-encode the key: {e}")))?,
+    })
 }
 
 /// SHA-1 of the subjectPublicKey BIT STRING contents (RFC 5280 §4.2.1.2 (1)).

@@ -138,7 +138,12 @@ impl Registry {
     ) -> Result<Reservation> {
         let now = self.now();
         let profile = self.policies().profiles.get(what.profile);
-        let key_hash = key_sha256(&what.public_key)?;
+        // Certified and hashed in its canonical encoding (see keys.rs).
+        let public_key = PublicKey::from_spki(&what.public_key)
+            .map_err(|e| Error::reason(Reason::WeakKey, e.0))?
+            .spki()
+            .clone();
+        let key_hash = key_sha256(&public_key)?;
         let taken = certificates::table
             .filter(certificates::key_sha256.eq(&key_hash))
             .count()
@@ -158,7 +163,7 @@ impl Registry {
         let tbs = self.ca().prepare_certificate(&CertificateParams {
             serial: serial.clone(),
             subject: what.subject,
-            public_key: what.public_key,
+            public_key,
             not_before,
             not_after,
             profile,

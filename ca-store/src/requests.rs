@@ -148,7 +148,7 @@ impl Registry {
             Err(e) => return Err(self.refuse_input(e, &cms_sha256, now)),
         };
         let csr = &unwrapped.csr;
-        let key_hash = key_sha256(&csr.request.info.public_key)?;
+        let key_hash = key_sha256(csr.key.spki())?;
         // Who a self-signed request is for is found before the write lock is
         // taken (it reads every registration), then loaded again inside it.
         let claimed = match &unwrapped.signer {
@@ -242,7 +242,7 @@ impl Registry {
                     person_id: &p.id,
                     profile,
                     subject: rec.subject.to_name()?,
-                    public_key: csr.request.info.public_key.clone(),
+                    public_key: csr.key.spki().clone(),
                     authority_valid_until: rec.authority_valid_until,
                     request_id: Some(row.id.clone()),
                 })?)
@@ -477,7 +477,7 @@ impl Registry {
                     person_id: &rec.id,
                     profile,
                     subject: rec.subject.to_name()?,
-                    public_key: csr.request.info.public_key.clone(),
+                    public_key: csr.key.spki().clone(),
                     authority_valid_until: rec.authority_valid_until,
                     request_id: Some(id.to_string()),
                 },

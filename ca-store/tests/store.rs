@@ -8,6 +8,7 @@ use ca_core::crl::RevocationReason;
 use ca_core::{ErrorKind, Reason};
 use ca_tests::text;
 use chrono::Duration;
+use der::Decode;
 use diesel::prelude::*;
 use support::{on_each_backend, subj, World};
 
@@ -817,5 +818,89 @@ fn delta_crls_list_changes_since_their_base_with_remove_from_crl() {
             "delta.crl",
             "work.pem",
         ]);
+    });
+}
+
+#[test]
+fn the_same_key_in_another_encoding_is_still_a_duplicate() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.technological("tech", &w.person);
+        // The technological key again, its EC point compressed this time.
+        w.t.openssl(&[
+            "ec",
+            "-in",
+            "tech.key",
+            "-conv_form",
+            "compressed",
+            "-out",
+            "tech-c.key",
+        ]);
+        let subj = subj(&w.person.full_name, &w.person.position);
+        w.t.openssl(&[
+            "req",
+            "-new",
+            "-utf8",
+            "-key",
+            "tech-c.key",
+            "-subj",
+            &subj,
+            "-outform",
+            "DER",
+            "-out",
+            "again.csr",
+        ]);
+        let raw = x509_cert::request::CertReq::from_der(&w.t.read("again.csr")).unwrap();
+        assert_eq!(
+            raw.info.public_key.subject_public_key.raw_bytes()[0],
+            0x02 | (raw.info.public_key.subject_public_key.raw_bytes()[0] & 1),
+            "openssl wrote a compressed point"
+        );
+        let v = w
+            .reg
+            .submit_request(&w.envelope("again", "tech"))
+            .unwrap()
+            .view;
+        assert_eq!(codes(&v), ["duplicate_key"]);
+        // A new key, compressed: accepted and certified uncompressed.
+        w.t.openssl(&[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-pkeyopt",
+            "ec_param_enc:named_curve",
+            "-out",
+            "n.key",
+        ]);
+        w.t.openssl(&[
+            "ec",
+            "-in",
+            "n.key",
+            "-conv_form",
+            "compressed",
+            "-out",
+            "nc.key",
+        ]);
+        w.t.openssl(&[
+            "req", "-new", "-utf8", "-key", "nc.key", "-subj", &subj, "-outform", "DER", "-out",
+            "n.csr",
+        ]);
+        let v = w
+            .reg
+            .submit_request(&w.t.cms_sign("n.csr", "tech.pem", "tech.key", &[]))
+            .unwrap()
+            .view;
+        let v = w.reg.approve("registrar", &v.id).unwrap();
+        let cert =
+            x509_cert::Certificate::from_der(&w.reg.request_certificate(&v.id).unwrap()).unwrap();
+        assert_eq!(
+            cert.tbs_certificate
+                .subject_public_key_info
+                .subject_public_key
+                .raw_bytes()[0],
+            0x04
+        );
     });
 }
