@@ -42,6 +42,13 @@ impl Webhooks {
 
 /// Runs one round of background work; errors are logged and retried next round.
 pub fn tick(reg: &Registry, hooks: &Webhooks) {
+    match reg.complete_reservations_older_than(chrono::Duration::minutes(1)) {
+        Ok(done) if !done.is_empty() => {
+            tracing::warn!(serials = ?done, "finished interrupted issuance")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "finishing interrupted issuance failed"),
+    }
     match reg.lapse_suspensions() {
         Ok(revoked) if !revoked.is_empty() => {
             tracing::info!(?revoked, "lapsed suspensions revoked")

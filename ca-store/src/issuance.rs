@@ -187,6 +187,23 @@ impl Registry {
             revocation_reason: None,
             invalidity_date: None,
         };
+        if let Some(id) = &what.request_id {
+            // The request leaves `pending` in the same transaction, so no
+            // second approval or a rejection can race the signature.
+            let n = diesel::update(
+                requests::table
+                    .find(id)
+                    .filter(requests::status.eq("pending")),
+            )
+            .set(requests::status.eq("issuing"))
+            .execute(c)
+            .map_err(db_error)?;
+            if n != 1 {
+                return Err(Error::wrong_state(format!(
+                    "request {id} is no longer pending"
+                )));
+            }
+        }
         diesel::insert_into(certificates::table)
             .values(&row)
             .execute(c)
@@ -237,14 +254,18 @@ impl Registry {
                     .ok_or_else(|| Error::wrong_state("certificate not signed"));
             }
             if let Some(id) = &r.request_id {
-                diesel::update(requests::table.find(id))
-                    .set((
-                        requests::status.eq("issued"),
-                        requests::certificate_serial.eq(Some(&r.serial)),
-                        requests::decided_at.eq(Some(now)),
-                    ))
-                    .execute(c)
-                    .map_err(db_error)?;
+                diesel::update(
+                    requests::table
+                        .find(id)
+                        .filter(requests::status.eq("issuing")),
+                )
+                .set((
+                    requests::status.eq("issued"),
+                    requests::certificate_serial.eq(Some(&r.serial)),
+                    requests::decided_at.eq(Some(now)),
+                ))
+                .execute(c)
+                .map_err(db_error)?;
             }
             audit::append(
                 c,
@@ -274,9 +295,19 @@ impl Registry {
     /// Finishes every issuance a crash interrupted between reservation and
     /// storing the signed certificate. Returns the serials finished.
     pub fn complete_interrupted_issuance(&self) -> Result<Vec<String>> {
+        self.complete_reservations_older_than(Duration::zero())
+    }
+
+    /// The same for reservations at least `age` old: run by the background
+    /// work of every instance, so an issuance interrupted by a failed second
+    /// transaction does not wait for a restart. (A reservation being signed
+    /// right now is younger; finishing one twice is harmless anyway.)
+    pub fn complete_reservations_older_than(&self, age: Duration) -> Result<Vec<String>> {
+        let cutoff = ts(self.now() - age);
         let pending: Vec<CertRow> = self.read(|c| {
             certificates::table
                 .filter(certificates::status.eq("signing"))
+                .filter(certificates::created_at.le(cutoff))
                 .select(CertRow::as_select())
                 .load(c)
                 .map_err(db_error)

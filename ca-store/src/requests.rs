@@ -61,7 +61,13 @@ fn view(r: &RequestRow) -> RequestView {
     RequestView {
         id: r.id.clone(),
         request_type: r.request_type.clone(),
-        status: r.status.clone(),
+        // `issuing` lasts from the reservation to the stored signature;
+        // outside it is still the SPEC's `pending`.
+        status: if r.status == "issuing" {
+            "pending".into()
+        } else {
+            r.status.clone()
+        },
         reasons: split_codes(&r.reasons),
         decision_due: r.decision_due.map(dt),
         certificate_serial: r.certificate_serial.clone(),

@@ -361,7 +361,7 @@ impl Registry {
         diesel::update(
             requests::table
                 .filter(requests::person_id.eq_any(person_ids))
-                .filter(requests::status.eq_any(["pending", "pending_act"])),
+                .filter(requests::status.eq_any(["pending", "pending_act", "issuing"])),
         )
         .set((
             requests::status.eq("rejected"),

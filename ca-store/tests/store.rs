@@ -904,3 +904,48 @@ fn the_same_key_in_another_encoding_is_still_a_duplicate() {
         );
     });
 }
+
+#[test]
+fn two_operators_approving_at_once_issue_one_certificate() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.technological("tech", &w.person);
+        w.csr("work", &w.person);
+        let id = w
+            .reg
+            .submit_request(&w.envelope("work", "tech"))
+            .unwrap()
+            .view
+            .id;
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (reg, id) = (w.reg.clone(), id.clone());
+                std::thread::spawn(move || reg.approve("registrar", &id))
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let issued = results
+            .iter()
+            .filter(|r| r.as_ref().is_ok_and(|v| v.status == "issued"))
+            .count();
+        let refused = results
+            .iter()
+            .filter(|r| r.as_ref().is_err_and(|e| e.kind() == ErrorKind::WrongState))
+            .count();
+        assert_eq!((issued, refused), (1, 1), "{results:?}");
+        assert_eq!(w.reg.request(&id).unwrap().status, "issued");
+        assert_eq!(
+            w.reg
+                .certificates(Some(&w.person.id), Some("active"))
+                .unwrap()
+                .len(),
+            2
+        );
+        // Rejecting it now is refused too.
+        let err = w
+            .reg
+            .reject("registrar", &id, &["subject_mismatch".into()], None)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WrongState);
+    });
+}

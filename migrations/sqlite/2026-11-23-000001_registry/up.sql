@@ -71,7 +71,7 @@ CREATE TABLE requests (
     cms BLOB NOT NULL,
     csr BLOB NOT NULL,
     request_type TEXT NOT NULL CHECK (request_type IN ('initial', 'rotation', 'initial_self_signed')),
-    status TEXT NOT NULL CHECK (status IN ('pending_act', 'pending', 'rejected', 'issued')),
+    status TEXT NOT NULL CHECK (status IN ('pending_act', 'pending', 'issuing', 'rejected', 'issued')),
     reasons TEXT NOT NULL,
     comment TEXT,
     person_id TEXT REFERENCES persons (id),
