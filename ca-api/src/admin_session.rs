@@ -25,7 +25,7 @@ pub async fn login(
     let LoginBody { username, password } = body;
     let reg = state.registry.clone();
     let policy = reg.policies().rules.passwords.clone();
-    let outcome = blocking(move || {
+    let outcome = state.hashing(move || {
         let Some(op) = reg.operator(&username)? else {
             // Same work and answer as a wrong password: no user enumeration.
             let _ = auth::verify_password("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &password);
@@ -73,39 +73,40 @@ pub async fn change_password(
     } = body;
     let reg = state.registry.clone();
     let lockout_after = reg.policies().rules.passwords.lockout_after;
-    let outcome = blocking(move || {
-        let op = reg
-            .operator(&caller.username)?
-            .ok_or_else(|| Error::not_found("operator vanished"))?;
-        if !auth::verify_password(&op.password_hash, &old_password) {
-            // A wrong old password counts towards the lockout, like a wrong
-            // login: a stolen session must not allow unlimited guessing.
-            let locked = reg.login_failed(&caller.username, lockout_after)?;
-            return Ok(Err(if locked {
-                ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "account_locked",
-                    "too many wrong passwords: the account is now locked",
-                )
-            } else {
-                Error::new(ErrorKind::Forbidden, "the old password is wrong").into()
-            }));
-        }
-        if old_password == new_password {
-            return Err(Error::new(
-                ErrorKind::Malformed,
-                "the new password must differ from the old one",
-            ));
-        }
-        auth::check_password_rules(&new_password, &reg.policies().rules.passwords)?;
-        reg.set_password(
-            &caller.username,
-            &auth::hash_password(&new_password)?,
-            &caller.token_hash,
-        )?;
-        Ok(Ok(()))
-    })
-    .await?;
+    let outcome = state
+        .hashing(move || {
+            let op = reg
+                .operator(&caller.username)?
+                .ok_or_else(|| Error::not_found("operator vanished"))?;
+            if !auth::verify_password(&op.password_hash, &old_password) {
+                // A wrong old password counts towards the lockout, like a wrong
+                // login: a stolen session must not allow unlimited guessing.
+                let locked = reg.login_failed(&caller.username, lockout_after)?;
+                return Ok(Err(if locked {
+                    ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "account_locked",
+                        "too many wrong passwords: the account is now locked",
+                    )
+                } else {
+                    Error::new(ErrorKind::Forbidden, "the old password is wrong").into()
+                }));
+            }
+            if old_password == new_password {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    "the new password must differ from the old one",
+                ));
+            }
+            auth::check_password_rules(&new_password, &reg.policies().rules.passwords)?;
+            reg.set_password(
+                &caller.username,
+                &auth::hash_password(&new_password)?,
+                &caller.token_hash,
+            )?;
+            Ok(Ok(()))
+        })
+        .await?;
     outcome?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -121,16 +122,17 @@ pub async fn add_operator(
     let caller = who.caller;
     let new: NewOperator = body;
     let reg = state.registry.clone();
-    let op = blocking(move || {
-        auth::check_password_rules(&new.password, &reg.policies().rules.passwords)?;
-        reg.add_operator(
-            &caller.username,
-            &new.username,
-            &new.role,
-            &auth::hash_password(&new.password)?,
-        )
-    })
-    .await?;
+    let op = state
+        .hashing(move || {
+            auth::check_password_rules(&new.password, &reg.policies().rules.passwords)?;
+            reg.add_operator(
+                &caller.username,
+                &new.username,
+                &new.role,
+                &auth::hash_password(&new.password)?,
+            )
+        })
+        .await?;
     Ok(HttpResponse::Created().json(op))
 }
 

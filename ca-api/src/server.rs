@@ -79,9 +79,7 @@ fn bootstrap_admin(reg: &Registry) -> Result<(), Error> {
 
 /// Serves until SIGINT/SIGTERM, then stops cleanly.
 pub async fn serve(config: Config, reg: Arc<Registry>) -> std::io::Result<()> {
-    let state = web::Data::new(AppState {
-        registry: reg.clone(),
-    });
+    let state = web::Data::new(AppState::new(reg.clone()));
     let max_body = config.max_body;
     let secret = std::env::var("CA_WEBHOOK_SECRET").ok().map(Zeroizing::new);
     let hooks = crate::background::Webhooks::new(secret.as_ref().map(|s| s.as_bytes()));

@@ -8,6 +8,41 @@ use ca_store::Registry;
 pub struct AppState {
     /// The registry (database, CA, policies, clock).
     pub registry: Arc<Registry>,
+    /// Password hashing (argon2id, 19 MiB each) runs at most this many at a
+    /// time, so a flood of logins cannot exhaust memory.
+    hashing: tokio::sync::Semaphore,
+}
+
+impl AppState {
+    /// State for `registry`, hashing on as many threads as there are cores.
+    pub fn new(registry: Arc<Registry>) -> AppState {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        AppState {
+            registry,
+            hashing: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
+    /// Runs password work `f` when a hashing slot is free; 503 after 10 s.
+    pub async fn hashing<T, F>(&self, f: F) -> Result<T, crate::error::ApiError>
+    where
+        F: FnOnce() -> ca_core::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let permit =
+            tokio::time::timeout(std::time::Duration::from_secs(10), self.hashing.acquire())
+                .await
+                .map_err(|_| {
+                    ca_core::Error::new(
+                        ca_core::ErrorKind::Unavailable,
+                        "too many logins at once; try again",
+                    )
+                })?
+                .map_err(|_| ca_core::Error::internal("hashing closed"))?;
+        let result = blocking(f).await;
+        drop(permit);
+        result
+    }
 }
 
 /// Runs blocking registry work off the async workers.

@@ -46,9 +46,7 @@ impl Env {
     }
 
     pub fn data(&self) -> web::Data<AppState> {
-        web::Data::new(AppState {
-            registry: self.reg.clone(),
-        })
+        web::Data::new(AppState::new(self.reg.clone()))
     }
 }
 
