@@ -295,7 +295,7 @@ impl Registry {
     /// Finishes every issuance a crash interrupted between reservation and
     /// storing the signed certificate. Returns the serials finished.
     pub fn complete_interrupted_issuance(&self) -> Result<Vec<String>> {
-        self.complete_reservations_older_than(Duration::zero())
+        self.complete_reservations(None)
     }
 
     /// The same for reservations at least `age` old: run by the background
@@ -303,11 +303,14 @@ impl Registry {
     /// transaction does not wait for a restart. (A reservation being signed
     /// right now is younger; finishing one twice is harmless anyway.)
     pub fn complete_reservations_older_than(&self, age: Duration) -> Result<Vec<String>> {
-        let cutoff = ts(self.now() - age);
+        self.complete_reservations(Some(ts(self.now() - age)))
+    }
+
+    fn complete_reservations(&self, made_by: Option<i64>) -> Result<Vec<String>> {
         let pending: Vec<CertRow> = self.read(|c| {
             certificates::table
                 .filter(certificates::status.eq("signing"))
-                .filter(certificates::created_at.le(cutoff))
+                .filter(certificates::created_at.le(made_by.unwrap_or(i64::MAX)))
                 .select(CertRow::as_select())
                 .load(c)
                 .map_err(db_error)

@@ -108,6 +108,7 @@ pub struct ApplicationRow {
 #[diesel(table_name = crls)]
 pub struct CrlRow {
     pub number: i64,
+    pub kind: String,
     pub base_number: Option<i64>,
     pub this_update: i64,
     pub next_update: i64,

@@ -93,6 +93,27 @@ fn info(row: &CrlRow) -> CrlInfo {
     }
 }
 
+/// Which CRL is being published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A full CRL on schedule or on request: the base of the deltas that follow.
+    Base,
+    /// A full CRL published at once after a change.
+    Full,
+    /// Everything changed since the base, on the base.
+    Delta { base: i64 },
+}
+
+impl Kind {
+    fn code(self) -> &'static str {
+        match self {
+            Kind::Base => "base",
+            Kind::Full => "full",
+            Kind::Delta { .. } => "delta",
+        }
+    }
+}
+
 impl Registry {
     /// Numbers, signs and stores a CRL (full, or delta on `base`) inside the
     /// caller's transaction, which holds the store lock: the number is the
@@ -102,7 +123,7 @@ impl Registry {
         c: &mut AnyConnection,
         actor: &str,
         now: DateTime<Utc>,
-        base: Option<i64>,
+        kind: Kind,
         entries: I,
     ) -> Result<CrlInfo>
     where
@@ -113,6 +134,10 @@ impl Registry {
             .first(c)
             .map_err(db_error)?;
         let number = last.unwrap_or(0) + 1;
+        let base = match kind {
+            Kind::Delta { base } => Some(base),
+            Kind::Base | Kind::Full => None,
+        };
         let params = CrlParams {
             number: number as u64,
             this_update: now,
@@ -133,6 +158,7 @@ impl Registry {
         }
         let row = CrlRow {
             number,
+            kind: kind.code().to_string(),
             base_number: base,
             this_update: ts(now),
             next_update: ts(params.next_update),
@@ -156,7 +182,7 @@ impl Registry {
                 object: format!("crl:{number}"),
                 outcome: Outcome::Ok,
                 reasons: vec![],
-                details: serde_json::json!({"base": base, "entries": count, "next_update": params.next_update}),
+                details: serde_json::json!({"kind": kind.code(), "base": base, "entries": count, "next_update": params.next_update}),
             },
         )?;
         Ok(info(&row))
@@ -164,11 +190,12 @@ impl Registry {
 
     /// Builds, signs and stores a new full CRL inside the caller's
     /// transaction (which holds the store lock).
-    pub(crate) fn publish_in(
+    fn publish_full(
         &self,
         c: &mut AnyConnection,
         actor: &str,
         now: DateTime<Utc>,
+        kind: Kind,
     ) -> Result<CrlInfo> {
         // A revoked certificate stays listed until at least one CRL after its
         // expiry (SPEC §7): keep those that expired within one CRL period.
@@ -180,25 +207,41 @@ impl Registry {
             .order(certificates::serial.asc())
             .load(c)
             .map_err(db_error)?;
-        self.sign_and_store(c, actor, now, None, rows.into_iter().map(entry_of))
+        self.sign_and_store(c, actor, now, kind, rows.into_iter().map(entry_of))
     }
 
-    /// After a revocation, suspension or resumption: a delta CRL on the
-    /// current full CRL (listing the change, with removeFromCRL for a
-    /// resumption), then a new full CRL. Both in the caller's transaction.
+    /// A new base CRL and an (empty) delta on it, so the delta endpoint is
+    /// always as fresh as the full CRL. Returns the base's facts.
+    pub(crate) fn publish_base(
+        &self,
+        c: &mut AnyConnection,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<CrlInfo> {
+        let base = self.publish_full(c, actor, now, Kind::Base)?;
+        self.publish_delta_in(c, actor, now)?;
+        Ok(base)
+    }
+
+    /// After a revocation, suspension or resumption (SPEC §3.6: republished
+    /// at once): a new full CRL, then the cumulative delta on the current
+    /// base. The delta's number is above every full CRL's, so a relying party
+    /// may apply it to any full CRL it holds from the base on.
     pub(crate) fn publish_after_change(
         &self,
         c: &mut AnyConnection,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<CrlInfo> {
+        let full = self.publish_full(c, actor, now, Kind::Full)?;
         self.publish_delta_in(c, actor, now)?;
-        self.publish_in(c, actor, now)
+        Ok(full)
     }
 
-    /// A delta CRL (RFC 5280 §5.2.4) on the latest full CRL: certificates
+    /// A delta CRL (RFC 5280 §5.2.4) on the latest base CRL: every certificate
     /// revoked or suspended since its thisUpdate, and removeFromCRL for those
-    /// resumed since. Nothing when there is no full CRL yet.
+    /// resumed since — cumulative, so one delta brings the base up to date.
+    /// Nothing when there is no base yet.
     fn publish_delta_in(
         &self,
         c: &mut AnyConnection,
@@ -206,7 +249,7 @@ impl Registry {
         now: DateTime<Utc>,
     ) -> Result<Option<CrlInfo>> {
         let base: Option<(i64, i64)> = crls::table
-            .filter(crls::base_number.is_null())
+            .filter(crls::kind.eq("base"))
             .order(crls::number.desc())
             .select((crls::number, crls::this_update))
             .first(c)
@@ -250,25 +293,26 @@ impl Registry {
             })
         });
         let entries = changed.into_iter().map(entry_of).chain(removals);
-        self.sign_and_store(c, actor, now, Some(base_number), entries)
+        self.sign_and_store(c, actor, now, Kind::Delta { base: base_number }, entries)
             .map(Some)
     }
 
     /// Publishes a CRL now.
     pub fn publish_crl(&self, actor: &str) -> Result<CrlInfo> {
         let now = self.now();
-        self.write(|c| self.publish_in(c, actor, now))
+        self.write(|c| self.publish_base(c, actor, now))
     }
 
-    /// Publishes when there is no CRL yet or the current one is within the
-    /// overlap of its nextUpdate. Run from every instance: under the lock
+    /// Publishes a new base (and its delta) when there is none yet or the
+    /// current base is within the overlap of its nextUpdate; full CRLs
+    /// published after changes end no earlier, so this covers them too. Run from every instance: under the lock
     /// only the first one to see it due publishes.
     pub fn publish_crl_if_due(&self) -> Result<Option<CrlInfo>> {
         let now = self.now();
         let overlap = self.policies().ca.crl_overlap;
         self.write(|c| {
             let latest: Option<i64> = crls::table
-                .filter(crls::base_number.is_null())
+                .filter(crls::kind.eq("base"))
                 .order(crls::number.desc())
                 .select(crls::next_update)
                 .first(c)
@@ -276,7 +320,7 @@ impl Registry {
                 .map_err(db_error)?;
             match latest {
                 Some(next) if now < dt(next) - overlap => Ok(None),
-                _ => self.publish_in(c, "system", now).map(Some),
+                _ => self.publish_base(c, "system", now).map(Some),
             }
         })
     }

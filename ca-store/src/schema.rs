@@ -105,6 +105,7 @@ diesel::table! {
 diesel::table! {
     crls (number) {
         number -> BigInt,
+        kind -> Text,
         base_number -> Nullable<BigInt>,
         this_update -> BigInt,
         next_update -> BigInt,

@@ -103,8 +103,11 @@ CREATE TABLE applications (
     operator TEXT NOT NULL
 );
 
+-- kind: 'base' (scheduled or explicit full CRL, the base of deltas),
+-- 'full' (full CRL published after a change), 'delta' (cumulative since base).
 CREATE TABLE crls (
     number BIGINT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('base', 'full', 'delta')),
     base_number BIGINT,
     this_update BIGINT NOT NULL,
     next_update BIGINT NOT NULL,
