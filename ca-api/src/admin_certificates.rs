@@ -45,6 +45,21 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(blocking(move || reg.certificate(&s, true)).await?.0))
 }
 
+/// Runs one change of a certificate's state, then answers with its new view.
+async fn change<F>(state: &AppState, username: String, path: &str, f: F) -> ApiResult<HttpResponse>
+where
+    F: FnOnce(&ca_store::Registry, &str, &str) -> ca_core::Result<()> + Send + 'static,
+{
+    let s = serial(path)?;
+    let reg = state.registry.clone();
+    let view = blocking(move || {
+        f(&reg, &username, &s)?;
+        reg.certificate(&s, true).map(|(v, _)| v)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 /// `POST /api/v1/admin/certificates/{serial}/suspend`: `{days, document}`.
 #[post("/api/v1/admin/certificates/{serial}/suspend")]
 pub async fn suspend(
@@ -53,23 +68,12 @@ pub async fn suspend(
     body: JsonBody<SuspendBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.take()?;
-    let caller = who.caller;
-    let s = serial(&path)?;
-    let reg = state.registry.clone();
-    let b = body;
-    let view = blocking(move || {
-        reg.suspend(
-            &caller.username,
-            &s,
-            b.days,
-            &b.document,
-            b.person_id.as_deref(),
-        )?;
-        reg.certificate(&s, true).map(|(v, _)| v)
+    let b = body.take()?;
+    change(&state, who.caller.username, &path, move |reg, user, s| {
+        reg.suspend(user, s, b.days, &b.document, b.person_id.as_deref())
+            .map(|_| ())
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(view))
+    .await
 }
 
 /// `POST /api/v1/admin/certificates/{serial}/resume`: `{document}`.
@@ -80,17 +84,11 @@ pub async fn resume(
     body: JsonBody<ResumeBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.take()?;
-    let caller = who.caller;
-    let s = serial(&path)?;
-    let reg = state.registry.clone();
-    let b = body;
-    let view = blocking(move || {
-        reg.resume(&caller.username, &s, &b.document, b.person_id.as_deref())?;
-        reg.certificate(&s, true).map(|(v, _)| v)
+    let b = body.take()?;
+    change(&state, who.caller.username, &path, move |reg, user, s| {
+        reg.resume(user, s, &b.document, b.person_id.as_deref())
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(view))
+    .await
 }
 
 /// `POST /api/v1/admin/certificates/{serial}/revoke`: `{reason, document}`.
@@ -101,10 +99,7 @@ pub async fn revoke(
     body: JsonBody<RevokeBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.take()?;
-    let caller = who.caller;
-    let s = serial(&path)?;
-    let b = body;
+    let b = body.take()?;
     let reason = RevocationReason::from_code(&b.reason).ok_or_else(|| {
         let choices: Vec<&str> = RevocationReason::OPERATOR_CHOICES
             .iter()
@@ -112,19 +107,10 @@ pub async fn revoke(
             .collect();
         Error::invalid(format!("reason must be one of {choices:?}"))
     })?;
-    let reg = state.registry.clone();
-    let view = blocking(move || {
-        reg.revoke(
-            &caller.username,
-            &s,
-            reason,
-            &b.document,
-            b.person_id.as_deref(),
-        )?;
-        reg.certificate(&s, true).map(|(v, _)| v)
+    change(&state, who.caller.username, &path, move |reg, user, s| {
+        reg.revoke(user, s, reason, &b.document, b.person_id.as_deref())
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(view))
+    .await
 }
 
 /// `POST /api/v1/admin/crl`: publish a CRL now.

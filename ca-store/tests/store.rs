@@ -389,19 +389,7 @@ fn suspension_runs_out_into_revocation_exactly_once_and_crls_follow() {
             shown.contains("verify OK") && shown.contains("Certificate Hold"),
             "{shown}"
         );
-        let out = ca_tests::try_openssl(
-            w.t.path(),
-            &[
-                "verify",
-                "-crl_check",
-                "-CAfile",
-                "ca.pem",
-                "-CRLfile",
-                &crl,
-                "work.pem",
-            ],
-        );
-        assert!(!out.status.success());
+        assert!(!w.verifies(&crl, "work.pem"));
 
         // Day 9: nothing lapses yet.
         w.clock.advance(Duration::days(9));
@@ -613,19 +601,7 @@ fn terminations_revoke_every_certificate_in_one_transaction() {
         assert!(w.reg.certificates(None, Some("active")).unwrap().is_empty());
         let crl = w.crl("all.crl");
         for f in ["a.pem", "b.pem"] {
-            let out = ca_tests::try_openssl(
-                w.t.path(),
-                &[
-                    "verify",
-                    "-crl_check",
-                    "-CAfile",
-                    "ca.pem",
-                    "-CRLfile",
-                    &crl,
-                    f,
-                ],
-            );
-            assert!(!out.status.success(), "{f} still verifies");
+            assert!(!w.verifies(&crl, f), "{f} still verifies");
         }
         // No new persons for a terminated organisation.
         let err = w.reg.register_person(
@@ -819,20 +795,8 @@ fn delta_crls_are_cumulative_on_a_stable_base_with_remove_from_crl() {
             shown.contains("Freshest CRL") && shown.contains("/api/v1/crl/delta"),
             "{shown}"
         );
-        let stale = ca_tests::try_openssl(
-            w.t.path(),
-            &[
-                "verify",
-                "-crl_check",
-                "-CAfile",
-                "ca.pem",
-                "-CRLfile",
-                "base.crl",
-                "work.pem",
-            ],
-        );
         assert!(
-            !stale.status.success(),
+            !w.verifies("base.crl", "work.pem"),
             "the base alone still has it on hold"
         );
         w.t.openssl(&[

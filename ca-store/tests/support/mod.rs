@@ -170,6 +170,24 @@ impl World {
         view.certificate_serial.unwrap()
     }
 
+    /// Whether `openssl verify -crl_check` accepts `<cert>` with `<crl>`.
+    pub fn verifies(&self, crl: &str, cert: &str) -> bool {
+        ca_tests::try_openssl(
+            self.t.path(),
+            &[
+                "verify",
+                "-crl_check",
+                "-CAfile",
+                "ca.pem",
+                "-CRLfile",
+                crl,
+                cert,
+            ],
+        )
+        .status
+        .success()
+    }
+
     /// The current CRL written to `<file>` (PEM).
     pub fn crl(&self, file: &str) -> String {
         let (_, der) = self.reg.current_crl().unwrap().expect("a CRL");
