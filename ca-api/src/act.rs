@@ -2,7 +2,7 @@
 //! algorithm, SHA-256 fingerprint and the public key itself, for the person
 //! to sign on paper. HTML, every value escaped.
 
-use ca_store::ActData;
+use ca_authority::ActData;
 
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -33,7 +33,7 @@ pub fn render(act: &ActData, ca_name: &str) -> String {
     // Only what the request itself carries: the act is served without a
     // login, so the registration's power-of-attorney details stay out.
     let person = match &act.person {
-        Some(p) => format!("{}, {}", esc(&p.full_name), esc(&p.position)),
+        Some((p, _)) => format!("{}, {}", esc(&p.full_name), esc(&p.position)),
         None => "—".to_string(),
     };
     format!(
@@ -57,12 +57,12 @@ pub fn render(act: &ActData, ca_name: &str) -> String {
 <p>Подпись уполномоченного лица Банка ____________________ М.П.</p>
 </body></html>
 "#,
-        id = esc(&act.request_id),
+        id = esc(&act.request.id),
         ca = esc(ca_name),
-        received = act.received_at.format("%d.%m.%Y %H:%M UTC"),
+        received = act.request.received_at.format("%d.%m.%Y %H:%M UTC"),
         subject = esc(&act.subject),
-        alg = esc(&act.key_algorithm),
-        fp = grouped(&act.key_sha256),
+        alg = esc(&act.request.key_algorithm),
+        fp = grouped(&act.request.key_sha256),
         pem = esc(&act.public_key_pem),
     )
 }

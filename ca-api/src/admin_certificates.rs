@@ -3,7 +3,6 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use ca_core::api::{ResumeBody, RevokeBody, SuspendBody};
-use ca_core::crl::RevocationReason;
 use ca_core::Error;
 use serde::Deserialize;
 
@@ -13,6 +12,7 @@ use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::media;
 use crate::state::{blocking, AppState};
+use ca_core::views;
 
 /// Filter of the certificate list.
 #[derive(Deserialize)]
@@ -28,9 +28,21 @@ pub async fn list(
     q: web::Query<CertificateFilter>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || reg.certificates(q.person.as_deref(), q.status.as_deref())).await?))
+    let q_status = q.status.clone();
+    let authority = state.authority.clone();
+    let (certs, now) = blocking(move || {
+        Ok((
+            authority.certificates(q.person.as_deref())?,
+            authority.now(),
+        ))
+    })
+    .await?;
+    let listed: Vec<_> = certs
+        .iter()
+        .map(|c| views::certificate(c, now, true))
+        .filter(|v| q_status.as_deref().is_none_or(|s| v.status == s))
+        .collect();
+    Ok(HttpResponse::Ok().json(listed))
 }
 
 /// `GET /api/v1/admin/certificates/{serial}`: status with owner and profile.
@@ -41,23 +53,24 @@ pub async fn show(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let s = serial(&path)?;
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.certificate(&s, true)).await?.0))
+    let authority = state.authority.clone();
+    let (c, now) = blocking(move || Ok((authority.certificate(&s)?.0, authority.now()))).await?;
+    Ok(HttpResponse::Ok().json(views::certificate(&c, now, true)))
 }
 
 /// Runs one change of a certificate's state, then answers with its new view.
 async fn change<F>(state: &AppState, username: String, path: &str, f: F) -> ApiResult<HttpResponse>
 where
-    F: FnOnce(&ca_store::Registry, &str, &str) -> ca_core::Result<()> + Send + 'static,
+    F: FnOnce(&ca_authority::Authority, &str, &str) -> ca_core::Result<()> + Send + 'static,
 {
     let s = serial(path)?;
-    let reg = state.registry.clone();
-    let view = blocking(move || {
-        f(&reg, &username, &s)?;
-        reg.certificate(&s, true).map(|(v, _)| v)
+    let authority = state.authority.clone();
+    let (c, now) = blocking(move || {
+        f(&authority, &username, &s)?;
+        Ok((authority.certificate(&s)?.0, authority.now()))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(views::certificate(&c, now, true)))
 }
 
 /// `POST /api/v1/admin/certificates/{serial}/suspend`: `{days, document}`.
@@ -69,10 +82,16 @@ pub async fn suspend(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.take()?;
-    change(&state, who.caller.username, &path, move |reg, user, s| {
-        reg.suspend(user, s, b.days, &b.document, b.person_id.as_deref())
-            .map(|_| ())
-    })
+    change(
+        &state,
+        who.caller.username,
+        &path,
+        move |authority, user, s| {
+            authority
+                .suspend(user, s, b.days, &b.document, b.person_id.as_deref())
+                .map(|_| ())
+        },
+    )
     .await
 }
 
@@ -85,9 +104,12 @@ pub async fn resume(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.take()?;
-    change(&state, who.caller.username, &path, move |reg, user, s| {
-        reg.resume(user, s, &b.document, b.person_id.as_deref())
-    })
+    change(
+        &state,
+        who.caller.username,
+        &path,
+        move |authority, user, s| authority.resume(user, s, &b.document, b.person_id.as_deref()),
+    )
     .await
 }
 
@@ -100,16 +122,14 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let b = body.take()?;
-    let reason = RevocationReason::from_code(&b.reason).ok_or_else(|| {
-        let choices: Vec<&str> = RevocationReason::OPERATOR_CHOICES
-            .iter()
-            .map(|r| r.code())
-            .collect();
-        Error::invalid(format!("reason must be one of {choices:?}"))
-    })?;
-    change(&state, who.caller.username, &path, move |reg, user, s| {
-        reg.revoke(user, s, reason, &b.document, b.person_id.as_deref())
-    })
+    change(
+        &state,
+        who.caller.username,
+        &path,
+        move |authority, user, s| {
+            authority.revoke(user, s, &b.reason, &b.document, b.person_id.as_deref())
+        },
+    )
     .await
 }
 
@@ -120,8 +140,9 @@ pub async fn publish_crl(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let caller = who.caller;
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Created().json(blocking(move || reg.publish_crl(&caller.username)).await?))
+    let authority = state.authority.clone();
+    Ok(HttpResponse::Created()
+        .json(blocking(move || authority.publish_crl(&caller.username)).await?))
 }
 
 /// `GET /api/v1/admin/crl`: the current CRL's facts (or the CRL itself with
@@ -132,8 +153,8 @@ pub async fn show_crl(
     _who: Authorized<Readers>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    let (info, der) = blocking(move || reg.current_crl())
+    let authority = state.authority.clone();
+    let (info, der) = blocking(move || authority.current_crl())
         .await?
         .ok_or_else(|| Error::not_found("no CRL has been published yet"))?;
     if media::wants_pem(&req) {
@@ -158,9 +179,10 @@ pub async fn audit(
     q: web::Query<AuditPage>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
+    let authority = state.authority.clone();
     Ok(HttpResponse::Ok().json(
-        blocking(move || reg.audit_records(q.after.unwrap_or(0), q.limit.unwrap_or(100))).await?,
+        blocking(move || authority.audit_records(q.after.unwrap_or(0), q.limit.unwrap_or(100)))
+            .await?,
     ))
 }
 
@@ -170,6 +192,6 @@ pub async fn verify_audit(
     _who: Authorized<Auditors>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.verify_audit()).await?))
+    let authority = state.authority.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || authority.verify_audit()).await?))
 }

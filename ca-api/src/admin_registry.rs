@@ -2,18 +2,18 @@
 
 use actix_web::{get, post, web, HttpResponse};
 use base64ct::{Base64, Encoding};
+use ca_authority::TechnologicalKey;
 use ca_core::api::{
     AuthorityUpdate, NewOrganization, NewPerson, TechCertBody, TechCertIssued, Termination,
 };
-use ca_core::{Error, ErrorKind, Reason};
-use der::Decode;
+use ca_core::Error;
 use serde::Deserialize;
 
 use crate::auth::{Authorized, Readers, Writers};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::{blocking, AppState};
-use crate::tech_key;
+use ca_core::views;
 
 /// `POST /api/v1/admin/organizations`.
 #[post("/api/v1/admin/organizations")]
@@ -24,9 +24,9 @@ pub async fn register_organization(
 ) -> ApiResult<HttpResponse> {
     let body = body.take()?;
     let caller = who.caller;
-    let reg = state.registry.clone();
-    let org = blocking(move || reg.register_organization(&caller.username, body)).await?;
-    Ok(HttpResponse::Created().json(org))
+    let authority = state.authority.clone();
+    let org = blocking(move || authority.register_organization(&caller.username, body)).await?;
+    Ok(HttpResponse::Created().json(views::organization(&org)))
 }
 
 /// `GET /api/v1/admin/organizations`.
@@ -35,8 +35,9 @@ pub async fn list_organizations(
     _who: Authorized<Readers>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.organizations()).await?))
+    let authority = state.authority.clone();
+    let orgs = blocking(move || authority.organizations()).await?;
+    Ok(HttpResponse::Ok().json(orgs.iter().map(views::organization).collect::<Vec<_>>()))
 }
 
 /// `GET /api/v1/admin/organizations/{id}`.
@@ -46,8 +47,9 @@ pub async fn show_organization(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.organization(&id)).await?))
+    let authority = state.authority.clone();
+    let org = blocking(move || authority.organization(&id)).await?;
+    Ok(HttpResponse::Ok().json(views::organization(&org)))
 }
 
 /// `POST /api/v1/admin/organizations/{id}/terminate`: the agreement ended.
@@ -60,9 +62,10 @@ pub async fn terminate_organization(
 ) -> ApiResult<HttpResponse> {
     let body = body.take()?;
     let caller = who.caller;
-    let reg = state.registry.clone();
+    let authority = state.authority.clone();
     Ok(HttpResponse::Ok().json(
-        blocking(move || reg.terminate_organization(&caller.username, &id, &body.document)).await?,
+        blocking(move || authority.terminate_organization(&caller.username, &id, &body.document))
+            .await?,
     ))
 }
 
@@ -75,9 +78,9 @@ pub async fn register_person(
 ) -> ApiResult<HttpResponse> {
     let body = body.take()?;
     let caller = who.caller;
-    let reg = state.registry.clone();
-    let person = blocking(move || reg.register_person(&caller.username, body)).await?;
-    Ok(HttpResponse::Created().json(person))
+    let authority = state.authority.clone();
+    let person = blocking(move || authority.register_person(&caller.username, body)).await?;
+    Ok(HttpResponse::Created().json(views::person(&person)))
 }
 
 /// Filter of the person list.
@@ -93,8 +96,9 @@ pub async fn list_persons(
     q: web::Query<PersonFilter>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.persons(q.organization.as_deref())).await?))
+    let authority = state.authority.clone();
+    let persons = blocking(move || authority.persons(q.organization.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(persons.iter().map(views::person).collect::<Vec<_>>()))
 }
 
 /// `GET /api/v1/admin/persons/{id}`.
@@ -104,8 +108,9 @@ pub async fn show_person(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.person(&id)).await?))
+    let authority = state.authority.clone();
+    let person = blocking(move || authority.person(&id)).await?;
+    Ok(HttpResponse::Ok().json(views::person(&person)))
 }
 
 /// `POST /api/v1/admin/persons/{id}/authority`: extend or replace the power of attorney.
@@ -118,19 +123,18 @@ pub async fn update_authority(
 ) -> ApiResult<HttpResponse> {
     let body = body.take()?;
     let caller = who.caller;
-    let reg = state.registry.clone();
+    let authority = state.authority.clone();
     let b = body;
-    Ok(HttpResponse::Ok().json(
-        blocking(move || {
-            reg.update_authority(
-                &caller.username,
-                &id,
-                &b.authority_document,
-                b.authority_valid_until,
-            )
-        })
-        .await?,
-    ))
+    let person = blocking(move || {
+        authority.update_authority(
+            &caller.username,
+            &id,
+            &b.authority_document,
+            b.authority_valid_until,
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(views::person(&person)))
 }
 
 /// `POST /api/v1/admin/persons/{id}/terminate`: the authority ended.
@@ -143,9 +147,10 @@ pub async fn terminate_person(
 ) -> ApiResult<HttpResponse> {
     let body = body.take()?;
     let caller = who.caller;
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || reg.terminate_person(&caller.username, &id, &body.document)).await?))
+    let authority = state.authority.clone();
+    Ok(HttpResponse::Ok().json(
+        blocking(move || authority.terminate_person(&caller.username, &id, &body.document)).await?,
+    ))
 }
 
 /// `POST /api/v1/admin/persons/{id}/technological-certificate`: from the
@@ -160,52 +165,22 @@ pub async fn technological_certificate(
 ) -> ApiResult<HttpResponse> {
     let body = body.take()?;
     let caller = who.caller;
-    let reg = state.registry.clone();
-    let issued = blocking(move || {
-        let policy = reg.policies().rules.passwords.clone();
-        match (body.csr_pem, body.pin) {
-            (Some(pem), None) => {
-                let (label, der) = der::pem::decode_vec(pem.as_bytes())
-                    .map_err(|e| Error::reason(Reason::MalformedCsr, format!("bad PEM: {e}")))?;
-                if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
-                    return Err(Error::reason(
-                        Reason::MalformedCsr,
-                        format!("PEM label {label:?} is not a CSR"),
-                    ));
-                }
-                let csr = ca_core::csr::CertificationRequest::from_der(&der)?;
-                let (serial, cert) =
-                    reg.issue_technological(&caller.username, &id, csr.request.info.public_key)?;
-                Ok(TechCertIssued {
-                    serial,
-                    certificate_pem: ca_core::der_to_pem("CERTIFICATE", &cert),
-                    pkcs12_base64: None,
-                })
-            }
-            (None, Some(pin)) => {
-                if pin.chars().count() < policy.min_length {
-                    return Err(Error::new(
-                        ErrorKind::Malformed,
-                        format!("the PIN needs at least {} characters", policy.min_length),
-                    ));
-                }
-                let key = tech_key::generate()?;
-                let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_der(&key.spki_der)
-                    .map_err(|e| Error::internal(e.to_string()))?;
-                let (serial, cert) = reg.issue_technological(&caller.username, &id, spki)?;
-                let p12 = tech_key::pkcs12(&key, &cert, reg.ca().certificate_der(), &pin)?;
-                Ok(TechCertIssued {
-                    serial,
-                    certificate_pem: ca_core::der_to_pem("CERTIFICATE", &cert),
-                    pkcs12_base64: Some(Base64::encode_string(&p12)),
-                })
-            }
-            _ => Err(Error::new(
-                ErrorKind::Malformed,
-                "give either csr_pem, or pin to have the key generated",
-            )),
+    let authority = state.authority.clone();
+    let key = match (body.csr_pem, body.pin) {
+        (Some(pem), None) => TechnologicalKey::Csr(pem),
+        (None, Some(pin)) => TechnologicalKey::Generated { pin },
+        _ => {
+            return Err(
+                Error::invalid("give either csr_pem, or pin to have the key generated").into(),
+            )
         }
-    })
-    .await?;
+    };
+    let done =
+        blocking(move || authority.technological_certificate(&caller.username, &id, key)).await?;
+    let issued = TechCertIssued {
+        serial: done.serial,
+        certificate_pem: ca_core::der_to_pem("CERTIFICATE", &done.certificate),
+        pkcs12_base64: done.pkcs12.map(|p| Base64::encode_string(&p)),
+    };
     Ok(HttpResponse::Created().json(issued))
 }

@@ -2,12 +2,15 @@
 
 use actix_web::{get, post, web, HttpResponse};
 use ca_core::api::RejectBody;
+use ca_core::request_status::RequestStatus;
+use ca_core::Error;
 use serde::Deserialize;
 
 use crate::auth::{Authorized, Readers, Writers};
 use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::{blocking, AppState};
+use ca_core::views;
 
 /// Filter of the request list.
 #[derive(Deserialize)]
@@ -22,8 +25,15 @@ pub async fn list(
     q: web::Query<RequestFilter>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.requests(q.status.as_deref())).await?))
+    let status = match q.status.as_deref() {
+        Some(s) => Some(RequestStatus::from_code(s).ok_or_else(|| {
+            Error::invalid("status must be pending_act, pending, issued or rejected")
+        })?),
+        None => None,
+    };
+    let authority = state.authority.clone();
+    let requests = blocking(move || authority.requests(status)).await?;
+    Ok(HttpResponse::Ok().json(views::requests(&requests)))
 }
 
 /// `GET /api/v1/admin/requests/{id}`.
@@ -33,8 +43,9 @@ pub async fn show(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.request(&id)).await?))
+    let authority = state.authority.clone();
+    let r = blocking(move || authority.request(&id)).await?;
+    Ok(HttpResponse::Ok().json(views::request(&r)))
 }
 
 /// `POST /api/v1/admin/requests/{id}/approve`.
@@ -45,8 +56,9 @@ pub async fn approve(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let caller = who.caller;
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.approve(&caller.username, &id)).await?))
+    let authority = state.authority.clone();
+    let r = blocking(move || authority.approve(&caller.username, &id)).await?;
+    Ok(HttpResponse::Ok().json(views::request(&r)))
 }
 
 /// `POST /api/v1/admin/requests/{id}/reject`: `{reasons, comment}`.
@@ -59,12 +71,12 @@ pub async fn reject(
 ) -> ApiResult<HttpResponse> {
     let body = body.take()?;
     let caller = who.caller;
-    let reg = state.registry.clone();
+    let authority = state.authority.clone();
     let b = body;
-    Ok(HttpResponse::Ok().json(
-        blocking(move || reg.reject(&caller.username, &id, &b.reasons, b.comment.as_deref()))
-            .await?,
-    ))
+    let r =
+        blocking(move || authority.reject(&caller.username, &id, &b.reasons, b.comment.as_deref()))
+            .await?;
+    Ok(HttpResponse::Ok().json(views::request(&r)))
 }
 
 /// `POST /api/v1/admin/requests/{id}/confirm-act`: the signed paper act is in.
@@ -75,13 +87,14 @@ pub async fn confirm_act(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let caller = who.caller;
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.confirm_act(&caller.username, &id)).await?))
+    let authority = state.authority.clone();
+    let r = blocking(move || authority.confirm_act(&caller.username, &id)).await?;
+    Ok(HttpResponse::Ok().json(views::request(&r)))
 }
 
 /// `GET /api/v1/admin/due`: pending items with due times, overdue first.
 #[get("/api/v1/admin/due")]
 pub async fn due(_who: Authorized<Readers>, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.due()).await?))
+    let authority = state.authority.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || authority.due()).await?))
 }

@@ -1,19 +1,13 @@
 //! Operator sessions, passwords and operators (SPEC §5).
 
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpResponse};
-use ca_core::api::{LoginBody, NewOperator, PasswordChange, Session};
-use ca_core::{Error, ErrorKind};
-use chrono::Duration;
+use ca_core::api::{LoginBody, NewOperator, PasswordChange};
 
-use crate::auth::{self, Admins, Authorized, Caller};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::{Admins, Authorized, Caller};
+use crate::error::ApiResult;
 use crate::extract::JsonBody;
 use crate::state::{blocking, AppState};
-
-fn bad_credentials() -> ApiError {
-    Error::new(ErrorKind::Unauthenticated, "wrong user name or password").into()
-}
+use ca_core::views;
 
 /// `POST /api/v1/admin/session`: log in.
 #[post("/api/v1/admin/session")]
@@ -21,42 +15,12 @@ pub async fn login(
     body: JsonBody<LoginBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.take()?;
-    let LoginBody { username, password } = body;
-    let reg = state.registry.clone();
-    let policy = reg.policies().rules.passwords.clone();
-    let outcome = state.hashing(move || {
-        let Some(op) = reg.operator(&username)? else {
-            // Same work and answer as a wrong password: no user enumeration.
-            let _ = auth::verify_password("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &password);
-            reg.login_failed(&username, policy.lockout_after)?;
-            return Ok(Err(bad_credentials()));
-        };
-        if op.disabled {
-            reg.audit_event(&username, "operator.login", &format!("operator:{username}"), true, serde_json::json!({"why": "disabled"}))?;
-            return Ok(Err(ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "the account is disabled")));
-        }
-        if op.locked {
-            reg.audit_event(&username, "operator.login", &format!("operator:{username}"), true, serde_json::json!({"why": "locked"}))?;
-            return Ok(Err(ApiError::new(StatusCode::FORBIDDEN, "account_locked", "the account is locked after wrong passwords; an admin can unlock it")));
-        }
-        if !auth::verify_password(&op.password_hash, &password) {
-            let locked = reg.login_failed(&username, policy.lockout_after)?;
-            return Ok(Err(if locked {
-                ApiError::new(StatusCode::FORBIDDEN, "account_locked", "too many wrong passwords: the account is now locked")
-            } else {
-                bad_credentials()
-            }));
-        }
-        let (token, hash) = auth::new_token();
-        let now = reg.now();
-        let expires_at = now + Duration::minutes(policy.session_minutes.into());
-        reg.login_succeeded(&username, &hash, expires_at)?;
-        let expired = now > op.password_changed_at + Duration::days(policy.max_age_days.into());
-        Ok(Ok(Session { token, expires_at, must_change_password: op.must_change_password || expired }))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(outcome?))
+    let LoginBody { username, password } = body.take()?;
+    let authority = state.authority.clone();
+    let session = state
+        .hashing(move || authority.login(&username, &password))
+        .await?;
+    Ok(HttpResponse::Ok().json(session))
 }
 
 /// `POST /api/v1/admin/password`: change one's own password.
@@ -66,48 +30,21 @@ pub async fn change_password(
     body: JsonBody<PasswordChange>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.take()?;
     let PasswordChange {
         old_password,
         new_password,
-    } = body;
-    let reg = state.registry.clone();
-    let lockout_after = reg.policies().rules.passwords.lockout_after;
-    let outcome = state
+    } = body.take()?;
+    let authority = state.authority.clone();
+    state
         .hashing(move || {
-            let op = reg
-                .operator(&caller.username)?
-                .ok_or_else(|| Error::not_found("operator vanished"))?;
-            if !auth::verify_password(&op.password_hash, &old_password) {
-                // A wrong old password counts towards the lockout, like a wrong
-                // login: a stolen session must not allow unlimited guessing.
-                let locked = reg.login_failed(&caller.username, lockout_after)?;
-                return Ok(Err(if locked {
-                    ApiError::new(
-                        StatusCode::FORBIDDEN,
-                        "account_locked",
-                        "too many wrong passwords: the account is now locked",
-                    )
-                } else {
-                    Error::new(ErrorKind::Forbidden, "the old password is wrong").into()
-                }));
-            }
-            if old_password == new_password {
-                return Err(Error::new(
-                    ErrorKind::Malformed,
-                    "the new password must differ from the old one",
-                ));
-            }
-            auth::check_password_rules(&new_password, &reg.policies().rules.passwords)?;
-            reg.set_password(
+            authority.change_password(
                 &caller.username,
-                &auth::hash_password(&new_password)?,
                 &caller.token_hash,
-            )?;
-            Ok(Ok(()))
+                &old_password,
+                &new_password,
+            )
         })
         .await?;
-    outcome?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -121,19 +58,13 @@ pub async fn add_operator(
     let body = body.take()?;
     let caller = who.caller;
     let new: NewOperator = body;
-    let reg = state.registry.clone();
+    let authority = state.authority.clone();
     let op = state
         .hashing(move || {
-            auth::check_password_rules(&new.password, &reg.policies().rules.passwords)?;
-            reg.add_operator(
-                &caller.username,
-                &new.username,
-                &new.role,
-                &auth::hash_password(&new.password)?,
-            )
+            authority.add_operator(&caller.username, &new.username, &new.role, &new.password)
         })
         .await?;
-    Ok(HttpResponse::Created().json(op))
+    Ok(HttpResponse::Created().json(views::operator(&op)))
 }
 
 /// `GET /api/v1/admin/operators` (admin).
@@ -142,8 +73,9 @@ pub async fn list_operators(
     _who: Authorized<Admins>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok().json(blocking(move || reg.operators()).await?))
+    let authority = state.authority.clone();
+    let ops = blocking(move || authority.operators()).await?;
+    Ok(HttpResponse::Ok().json(ops.iter().map(views::operator).collect::<Vec<_>>()))
 }
 
 /// `POST /api/v1/admin/operators/{username}/disable` (admin).
@@ -154,12 +86,9 @@ pub async fn disable_operator(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let caller = who.caller;
-    if *name == caller.username {
-        return Err(Error::wrong_state("an admin cannot disable their own account").into());
-    }
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || reg.disable_operator(&caller.username, &name)).await?))
+    let authority = state.authority.clone();
+    let op = blocking(move || authority.disable_operator(&caller.username, &name)).await?;
+    Ok(HttpResponse::Ok().json(views::operator(&op)))
 }
 
 /// `POST /api/v1/admin/operators/{username}/unlock` (admin): after lockout.
@@ -170,7 +99,7 @@ pub async fn unlock_operator(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let caller = who.caller;
-    let reg = state.registry.clone();
-    Ok(HttpResponse::Ok()
-        .json(blocking(move || reg.unlock_operator(&caller.username, &name)).await?))
+    let authority = state.authority.clone();
+    let op = blocking(move || authority.unlock_operator(&caller.username, &name)).await?;
+    Ok(HttpResponse::Ok().json(views::operator(&op)))
 }

@@ -1,6 +1,6 @@
-//! Operator authentication (SPEC §5): argon2id password hashes, password
-//! rules and expiry, lockout, bearer tokens kept only as SHA-256 hashes, and
-//! role checks.
+//! Who is calling (SPEC §5): the bearer token resolved to an operator by
+//! `ca-authority`, and the role sets each endpoint allows. Passwords,
+//! lockout and sessions are the authority's business.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,39 +8,12 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
-use ca_core::policy::PasswordPolicy;
-use ca_core::{Error, ErrorKind};
-use chrono::Duration;
-use sha2::{Digest, Sha256};
+use ca_core::{Error, ErrorKind, Reason};
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Operator roles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// CA administrator: operators, and everything a registrar does.
-    Admin,
-    /// Registration desk: organisations, persons, requests, certificates.
-    Registrar,
-    /// Reads the audit trail and the registry; changes nothing.
-    Auditor,
-}
-
-impl Role {
-    fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "registrar" => Some(Role::Registrar),
-            "auditor" => Some(Role::Auditor),
-            _ => None,
-        }
-    }
-}
+pub use ca_core::records::Role;
 
 /// A set of roles allowed on an endpoint, named by a marker type so that the
 /// check happens in the extractor, before the body is read.
@@ -116,66 +89,11 @@ impl Caller {
         } else {
             Err(Error::new(
                 ErrorKind::Forbidden,
-                format!("the {:?} role may not do this", self.role),
+                format!("the {} role may not do this", self.role.code()),
             )
             .into())
         }
     }
-}
-
-/// argon2id with the crate's defaults (19 MiB, 2 passes): a slow salted hash.
-pub fn hash_password(password: &str) -> Result<String, Error> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::internal(format!("password hashing: {e}")))
-}
-
-/// Checks a password against its stored hash.
-pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
-    })
-}
-
-/// SPEC §5: at least N characters, with digits, upper- and lower-case letters.
-pub fn check_password_rules(password: &str, policy: &PasswordPolicy) -> Result<(), Error> {
-    let long = password.chars().count() >= policy.min_length;
-    let digit = password.chars().any(|c| c.is_ascii_digit());
-    let upper = password.chars().any(char::is_uppercase);
-    let lower = password.chars().any(char::is_lowercase);
-    if long && digit && upper && lower {
-        Ok(())
-    } else {
-        Err(Error::new(
-            ErrorKind::Malformed,
-            format!(
-                "a password needs at least {} characters, with digits, upper- and lower-case letters",
-                policy.min_length
-            ),
-        ))
-    }
-}
-
-/// A new bearer token and the hash under which it is stored.
-pub fn new_token() -> (String, String) {
-    let token = ca_core::random_id() + &ca_core::random_id();
-    let hash = token_hash(&token);
-    (token, hash)
-}
-
-/// SHA-256 of a token, hex: tokens are stored only this way.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-/// A password that meets the rules, for the bootstrap admin.
-pub fn generated_password() -> String {
-    // 32 hex digits plus a fixed upper/lower/digit tail to meet the rules.
-    format!("{}Ca9x", ca_core::random_id())
 }
 
 impl FromRequest for Caller {
@@ -200,43 +118,22 @@ impl FromRequest for Caller {
                     "log in first: Authorization: Bearer <token>",
                 )
             })?;
-            let hash = token_hash(&token);
-            let (reg, lookup) = (state.registry.clone(), hash.clone());
-            let op = web::block(move || reg.session_operator(&lookup))
+            let hash = ca_authority::passwords::token_hash(&token);
+            let (authority, lookup) = (state.authority.clone(), hash.clone());
+            let who = web::block(move || authority.authenticate(&lookup))
                 .await
-                .map_err(|e| Error::internal(e.to_string()))??
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::Unauthenticated,
-                        "the session is unknown or has expired; log in again",
-                    )
-                })?;
-            if op.disabled {
-                return Err(
-                    Error::new(ErrorKind::Unauthenticated, "the account is disabled").into(),
-                );
-            }
-            let max_age = Duration::days(
-                state
-                    .registry
-                    .policies()
-                    .rules
-                    .passwords
-                    .max_age_days
-                    .into(),
-            );
-            let expired = state.registry.now() > op.password_changed_at + max_age;
-            if (op.must_change_password || expired) && !changing_password {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::FORBIDDEN,
-                    "password_change_required",
+                .map_err(|e| Error::internal(e.to_string()))??;
+            if who.must_change_password && !changing_password {
+                return Err(Error::new(
+                    ErrorKind::Forbidden,
                     "change the password first (POST /api/v1/admin/password)",
-                ));
+                )
+                .with_reasons(&[Reason::PasswordChangeRequired])
+                .into());
             }
-            let role = Role::parse(&op.role)
-                .ok_or_else(|| Error::internal("unknown role in the database"))?;
+            let (username, role) = (who.operator.username, who.operator.role);
             Ok(Caller {
-                username: op.username,
+                username,
                 role,
                 token_hash: hash,
             })

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ca_store::{Notification, Registry};
+use ca_authority::{Authority, Notification};
 
 /// How webhooks are posted.
 #[derive(Clone)]
@@ -41,39 +41,39 @@ impl Webhooks {
 }
 
 /// Runs one round of background work; errors are logged and retried next round.
-pub fn tick(reg: &Registry, hooks: &Webhooks) {
-    match reg.complete_reservations_older_than(chrono::Duration::minutes(1)) {
+pub fn tick(authority: &Authority, hooks: &Webhooks) {
+    match authority.complete_reservations_older_than(chrono::Duration::minutes(1)) {
         Ok(done) if !done.is_empty() => {
             tracing::warn!(serials = ?done, "finished interrupted issuance")
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "finishing interrupted issuance failed"),
     }
-    match reg.lapse_suspensions() {
+    match authority.lapse_suspensions() {
         Ok(revoked) if !revoked.is_empty() => {
             tracing::info!(?revoked, "lapsed suspensions revoked")
         }
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "lapse_suspensions failed"),
     }
-    match reg.publish_crl_if_due() {
+    match authority.publish_crl_if_due() {
         Ok(Some(crl)) => {
             tracing::info!(number = crl.number, entries = crl.entries, "CRL published")
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "CRL publication failed"),
     }
-    match reg.due_notifications(50) {
+    match authority.due_notifications(50) {
         Ok(list) => {
             for n in list.into_iter().filter(|n| n.webhook_url.is_some()) {
-                deliver(reg, hooks, &n);
+                deliver(authority, hooks, &n);
             }
         }
         Err(e) => tracing::warn!(error = %e, "reading the outbox failed"),
     }
 }
 
-fn deliver(reg: &Registry, hooks: &Webhooks, n: &Notification) {
+fn deliver(authority: &Authority, hooks: &Webhooks, n: &Notification) {
     let url = n.webhook_url.as_deref().unwrap_or_default();
     let mut request = hooks
         .agent
@@ -85,9 +85,11 @@ fn deliver(reg: &Registry, hooks: &Webhooks, n: &Notification) {
     }
     let result = request.send(n.payload.as_bytes());
     let outcome = match result {
-        Ok(resp) if resp.status().is_success() => reg.notification_delivered(&n.id).map(|_| ()),
-        Ok(resp) => reg.notification_failed(&n.id, &format!("HTTP {}", resp.status())),
-        Err(e) => reg.notification_failed(&n.id, &e.to_string()),
+        Ok(resp) if resp.status().is_success() => {
+            authority.notification_delivered(&n.id).map(|_| ())
+        }
+        Ok(resp) => authority.notification_failed(&n.id, &format!("HTTP {}", resp.status())),
+        Err(e) => authority.notification_failed(&n.id, &e.to_string()),
     };
     if let Err(e) = outcome {
         tracing::warn!(error = %e, id = %n.id, "recording a delivery attempt failed");
@@ -95,12 +97,12 @@ fn deliver(reg: &Registry, hooks: &Webhooks, n: &Notification) {
 }
 
 /// Runs [`tick`] every `every` until the server stops.
-pub async fn run(reg: Arc<Registry>, every: Duration, hooks: Webhooks) {
+pub async fn run(authority: Arc<Authority>, every: Duration, hooks: Webhooks) {
     let mut interval = actix_web::rt::time::interval(every);
     loop {
         interval.tick().await;
-        let (reg, hooks) = (reg.clone(), hooks.clone());
-        if let Err(e) = actix_web::web::block(move || tick(&reg, &hooks)).await {
+        let (authority, hooks) = (authority.clone(), hooks.clone());
+        if let Err(e) = actix_web::web::block(move || tick(&authority, &hooks)).await {
             tracing::warn!(error = %e, "background work did not run");
         }
     }

@@ -1,15 +1,16 @@
 //! The client API (SPEC §4): no login; request ids are unguessable.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use ca_core::serial::{parse_serial_hex, serial_hex};
 use ca_core::{Error, ErrorKind};
 use chrono::Utc;
 
 use crate::act;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{self, ApiError, ApiResult};
 use crate::media::{self, Envelope};
 use crate::state::{blocking, AppState};
+use ca_core::views;
 
 /// `POST /api/v1/requests`: submit a CMS-wrapped PKCS#10.
 #[post("/api/v1/requests")]
@@ -19,9 +20,7 @@ pub async fn submit(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let kind = media::envelope_type(&req).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+        error::unsupported_media_type(
             "send the CMS envelope as application/pkcs7-mime or application/octet-stream (DER), or application/x-pem-file (PEM)",
         )
     })?;
@@ -32,19 +31,16 @@ pub async fn submit(
         )
         .into());
     }
-    let reg = state.registry.clone();
-    let submission = blocking(move || reg.submit_request(&body)).await?;
-    let status = if submission.view.status == "rejected" {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok(HttpResponse::build(status)
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/requests/{}", submission.view.id),
-        ))
-        .json(submission.view))
+    let authority = state.authority.clone();
+    let submission = blocking(move || authority.submit_request(&body)).await?;
+    Ok(
+        HttpResponse::build(error::submission_status(&submission.request))
+            .insert_header((
+                header::LOCATION,
+                format!("/api/v1/requests/{}", submission.request.id),
+            ))
+            .json(views::request(&submission.request)),
+    )
 }
 
 /// `GET /api/v1/requests/{id}`.
@@ -53,9 +49,9 @@ pub async fn request_status(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    let view = blocking(move || reg.request(&id)).await?;
-    Ok(HttpResponse::Ok().json(view))
+    let authority = state.authority.clone();
+    let r = blocking(move || authority.request(&id)).await?;
+    Ok(HttpResponse::Ok().json(views::request(&r)))
 }
 
 /// `GET /api/v1/requests/{id}/certificate`: 409 while not issued.
@@ -65,8 +61,8 @@ pub async fn request_certificate(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    let der = blocking(move || reg.request_certificate(&id)).await?;
+    let authority = state.authority.clone();
+    let der = blocking(move || authority.request_certificate(&id)).await?;
     Ok(media::certificate(&req, &der))
 }
 
@@ -76,10 +72,10 @@ pub async fn request_act(
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    let data = blocking(move || reg.request_act(&id)).await?;
+    let authority = state.authority.clone();
+    let data = blocking(move || authority.request_act(&id)).await?;
     let ca_name = state
-        .registry
+        .authority
         .ca()
         .certificate()
         .tbs_certificate
@@ -109,9 +105,10 @@ pub async fn certificate_status(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let serial = serial(&path)?;
-    let reg = state.registry.clone();
-    let (view, _) = blocking(move || reg.certificate(&serial, false)).await?;
-    Ok(HttpResponse::Ok().json(view))
+    let authority = state.authority.clone();
+    let (c, now) =
+        blocking(move || Ok((authority.certificate(&serial)?.0, authority.now()))).await?;
+    Ok(HttpResponse::Ok().json(views::certificate(&c, now, false)))
 }
 
 /// `GET /api/v1/certificates/{serial}/certificate`.
@@ -122,8 +119,8 @@ pub async fn certificate_download(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let serial = serial(&path)?;
-    let reg = state.registry.clone();
-    let (_, der) = blocking(move || reg.certificate(&serial, false)).await?;
+    let authority = state.authority.clone();
+    let (_, der) = blocking(move || authority.certificate(&serial)).await?;
     let der = der.ok_or_else(|| Error::wrong_state("the certificate is not signed yet"))?;
     Ok(media::certificate(&req, &der))
 }
@@ -131,7 +128,7 @@ pub async fn certificate_download(
 /// `GET /api/v1/ca/certificate`.
 #[get("/api/v1/ca/certificate")]
 pub async fn ca_certificate(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    media::certificate(&req, state.registry.ca().certificate_der())
+    media::certificate(&req, state.authority.ca().certificate_der())
 }
 
 /// A CRL with caching headers derived from its nextUpdate, and 304 when the
@@ -169,8 +166,8 @@ fn crl_response(req: &HttpRequest, info: &ca_core::api::CrlInfo, der: Vec<u8>) -
 /// `GET /api/v1/crl`: the current full CRL, cacheable until its nextUpdate.
 #[get("/api/v1/crl")]
 pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    let (info, der) = blocking(move || reg.current_crl())
+    let authority = state.authority.clone();
+    let (info, der) = blocking(move || authority.current_crl())
         .await?
         .ok_or_else(|| Error::new(ErrorKind::Unavailable, "no CRL has been published yet"))?;
     Ok(crl_response(&req, &info, der))
@@ -180,8 +177,8 @@ pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Http
 /// removeFromCRL for resumed certificates); 404 before the first one.
 #[get("/api/v1/crl/delta")]
 pub async fn delta_crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let reg = state.registry.clone();
-    let (info, der) = blocking(move || reg.current_delta_crl())
+    let authority = state.authority.clone();
+    let (info, der) = blocking(move || authority.current_delta_crl())
         .await?
         .ok_or_else(|| Error::not_found("no delta CRL has been published yet"))?;
     Ok(crl_response(&req, &info, der))
@@ -190,12 +187,14 @@ pub async fn delta_crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResul
 /// `GET /health`: liveness and readiness (the database answers).
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
-    let reg = state.registry.clone();
-    match blocking(move || reg.operator_count()).await {
-        Ok(_) => HttpResponse::Ok().json(serde_json::json!({"status": "ok", "database": "ok"})),
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"status": "unavailable", "database": "unreachable"})),
-    }
+    let authority = state.authority.clone();
+    let ready = blocking(move || authority.operator_count()).await.is_ok();
+    let body = if ready {
+        serde_json::json!({"status": "ok", "database": "ok"})
+    } else {
+        serde_json::json!({"status": "unavailable", "database": "unreachable"})
+    };
+    HttpResponse::build(error::health_status(ready)).json(body)
 }
 
 /// `GET /api/v1/openapi.json`: the machine-readable API description.

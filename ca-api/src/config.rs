@@ -41,17 +41,21 @@ impl Config {
             return dir.clone();
         }
         let local = PathBuf::from("policies");
-        if local.join("ca.toml").exists() {
+        if local.join("authority.toml").exists() {
             return local;
         }
         PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../policies"))
     }
 
-    /// The database URL: the setting, else `<data dir>/ca.sqlite3`.
+    /// The database URL: the setting, else `<data dir>/authority.sqlite3`.
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => self.data_dir.join("ca.sqlite3").display().to_string(),
+            None => self
+                .data_dir
+                .join("authority.sqlite3")
+                .display()
+                .to_string(),
         }
     }
 }

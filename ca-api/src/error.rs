@@ -4,6 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use ca_core::api::{ErrorBody, ErrorDetail};
+use ca_core::records::RequestRecord;
+use ca_core::request_status::RequestStatus;
 use ca_core::{Error, ErrorKind};
 
 /// An error on its way to the client.
@@ -16,8 +18,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// An error with an explicit status and code (transport-level: 413, 415…).
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code: code.into(),
@@ -29,6 +30,54 @@ impl ApiError {
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
+    }
+}
+
+/// An error actix (or a client's transport) produced with its own status:
+/// the status stays, the code is the one this API documents for it.
+pub fn transport(status: StatusCode, message: impl Into<String>) -> ApiError {
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        s if s.is_server_error() => "internal",
+        _ => "malformed",
+    };
+    ApiError::new(status, code, message)
+}
+
+/// 413: the body is larger than allowed.
+pub fn payload_too_large(message: impl Into<String>) -> ApiError {
+    transport(StatusCode::PAYLOAD_TOO_LARGE, message)
+}
+
+/// 415: the body's media type is not one the endpoint takes.
+pub fn unsupported_media_type(message: impl Into<String>) -> ApiError {
+    transport(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+}
+
+/// 404 for a path no route serves.
+pub fn no_route(method: &str, path: &str) -> ApiError {
+    transport(StatusCode::NOT_FOUND, format!("no route {method} {path}"))
+}
+
+/// A submission's status (SPEC §4): 422 for a policy refusal (the request
+/// is recorded as rejected), 202 otherwise.
+pub fn submission_status(request: &RequestRecord) -> StatusCode {
+    if request.status == RequestStatus::Rejected {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::ACCEPTED
+    }
+}
+
+/// `/health`: 200 when ready, 503 when not.
+pub fn health_status(ready: bool) -> StatusCode {
+    if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     }
 }
 

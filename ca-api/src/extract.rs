@@ -31,14 +31,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
             Ok(JsonBody(fut.await.map(web::Json::into_inner).map_err(
                 |e| {
                     // The JsonConfig error handler already built our error body.
-                    let resp = e.error_response();
-                    let status = resp.status();
-                    let code = match status.as_u16() {
-                        413 => "payload_too_large",
-                        415 => "unsupported_media_type",
-                        _ => "malformed",
-                    };
-                    ApiError::new(status, code, e.to_string())
+                    crate::error::transport(e.error_response().status(), e.to_string())
                 },
             )))
         })

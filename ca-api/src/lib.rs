@@ -1,5 +1,5 @@
 //! `ca-api`: the CA's REST server (SPEC §4). Handlers are thin: extract,
-//! check the role, call one registry operation off the async workers, map
+//! check the role, call one use case of `ca-authority` off the async workers, map
 //! the result. Errors become HTTP statuses in `error.rs` only.
 
 pub mod act;
@@ -16,11 +16,10 @@ pub mod extract;
 pub mod media;
 pub mod server;
 pub mod state;
-pub mod tech_key;
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{error::JsonPayloadError, web, HttpRequest, HttpResponse};
 
@@ -139,28 +138,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
 fn json_error(e: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let err = match &e {
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the body is too large",
-            )
+            error::payload_too_large("the body is too large")
         }
-        JsonPayloadError::ContentType => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send JSON (application/json)",
-        ),
+        JsonPayloadError::ContentType => {
+            error::unsupported_media_type("send JSON (application/json)")
+        }
         other => ApiError::from(ca_core::Error::invalid(format!("bad JSON body: {other}"))),
     };
     err.into()
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no route {} {}", req.method(), req.path()),
-    ))
+    Err(error::no_route(req.method().as_str(), req.path()))
 }
 
 /// Rewrites any error response not already in the JSON error shape (actix's
@@ -176,18 +165,10 @@ pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
         let status = res.status();
-        let code = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-            s if s.is_server_error() => "internal",
-            _ => "malformed",
-        };
         let message = status.canonical_reason().unwrap_or("error").to_lowercase();
         let (req, _) = res.into_parts();
         let body: HttpResponse<BoxBody> =
-            actix_web::ResponseError::error_response(&ApiError::new(status, code, message));
+            actix_web::ResponseError::error_response(&error::transport(status, message));
         let res: ServiceResponse<EitherBody<B, BoxBody>> =
             ServiceResponse::new(req, body).map_into_right_body();
         Ok(ErrorHandlerResponse::Response(res))

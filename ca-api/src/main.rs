@@ -14,14 +14,14 @@ fn main() -> ExitCode {
     // TLS for webhook delivery uses aws-lc-rs, like the CA's own key.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let config = Config::parse();
-    let reg = match ca_api::server::open(&config) {
-        Ok(reg) => reg,
+    let authority = match ca_api::server::open(&config) {
+        Ok(authority) => authority,
         Err(e) => {
             eprintln!("ca-api: {e}");
             return ExitCode::FAILURE;
         }
     };
-    match actix_web::rt::System::new().block_on(ca_api::server::serve(config, reg)) {
+    match actix_web::rt::System::new().block_on(ca_api::server::serve(config, authority)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ca-api: {e}");

@@ -5,18 +5,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
+use ca_authority::{Authority, SystemClock};
 use ca_core::policy::Policies;
 use ca_core::{keystore, Error};
-use ca_store::{Registry, SystemClock};
 use zeroize::Zeroizing;
 
-use crate::auth;
 use crate::config::Config;
 use crate::state::AppState;
+use ca_authority::passwords;
 
 /// Opens everything the server needs, as the first start and every later
 /// start do.
-pub fn open(config: &Config) -> Result<Arc<Registry>, Error> {
+pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
     let policies = Policies::load(&config.policies_dir())?;
     let passphrase = std::env::var("CA_KEY_PASSPHRASE").ok().map(Zeroizing::new);
     let (ca, opened) = keystore::open_or_create(
@@ -27,7 +27,7 @@ pub fn open(config: &Config) -> Result<Arc<Registry>, Error> {
     )?;
     tracing::info!(?opened, data_dir = %config.data_dir.display(), "CA key store ready");
     let url = config.database_url();
-    let reg = Arc::new(Registry::open(
+    let authority = Arc::new(Authority::open(
         &url,
         Arc::new(ca),
         Arc::new(policies),
@@ -41,31 +41,30 @@ pub fn open(config: &Config) -> Result<Arc<Registry>, Error> {
         },
         "database ready"
     );
-    let finished = reg.complete_interrupted_issuance()?;
+    let finished = authority.complete_interrupted_issuance()?;
     if !finished.is_empty() {
         tracing::warn!(serials = ?finished, "finished issuance interrupted by a crash");
     }
-    bootstrap_admin(&reg)?;
-    if let Some(crl) = reg.publish_crl_if_due()? {
+    bootstrap_admin(&authority)?;
+    if let Some(crl) = authority.publish_crl_if_due()? {
         tracing::info!(number = crl.number, "CRL published at start");
     }
-    Ok(reg)
+    Ok(authority)
 }
 
 /// The first start creates `admin` with `CA_BOOTSTRAP_ADMIN_PASSWORD`, or a
 /// generated password printed once to standard output (never to the log).
-fn bootstrap_admin(reg: &Registry) -> Result<(), Error> {
-    if reg.operator_count()? > 0 {
+fn bootstrap_admin(authority: &Authority) -> Result<(), Error> {
+    if authority.operator_count()? > 0 {
         return Ok(());
     }
     let (password, generated) = match std::env::var("CA_BOOTSTRAP_ADMIN_PASSWORD") {
-        Ok(p) => {
-            auth::check_password_rules(&p, &reg.policies().rules.passwords)?;
-            (Zeroizing::new(p), false)
-        }
-        Err(_) => (Zeroizing::new(auth::generated_password()), true),
+        Ok(p) => (Zeroizing::new(p), false),
+        Err(_) => (Zeroizing::new(passwords::generated_password()), true),
     };
-    reg.add_operator("system", "admin", "admin", &auth::hash_password(&password)?)?;
+    if !authority.bootstrap_admin(&password)? {
+        return Ok(());
+    }
     if generated {
         println!(
             "ca-api: created operator 'admin' with password: {}",
@@ -78,13 +77,13 @@ fn bootstrap_admin(reg: &Registry) -> Result<(), Error> {
 }
 
 /// Serves until SIGINT/SIGTERM, then stops cleanly.
-pub async fn serve(config: Config, reg: Arc<Registry>) -> std::io::Result<()> {
-    let state = web::Data::new(AppState::new(reg.clone()));
+pub async fn serve(config: Config, authority: Arc<Authority>) -> std::io::Result<()> {
+    let state = web::Data::new(AppState::new(authority.clone()));
     let max_body = config.max_body;
     let secret = std::env::var("CA_WEBHOOK_SECRET").ok().map(Zeroizing::new);
     let hooks = crate::background::Webhooks::new(secret.as_ref().map(|s| s.as_bytes()));
     let background = actix_web::rt::spawn(crate::background::run(
-        reg,
+        authority,
         Duration::from_secs(config.tick_seconds.max(1)),
         hooks,
     ));

@@ -2,23 +2,23 @@
 
 use std::sync::Arc;
 
-use ca_store::Registry;
+use ca_authority::Authority;
 
 /// Application state.
 pub struct AppState {
-    /// The registry (database, CA, policies, clock).
-    pub registry: Arc<Registry>,
+    /// The CA's use cases (database, CA, policies, clock behind them).
+    pub authority: Arc<Authority>,
     /// Password hashing (argon2id, 19 MiB each) runs at most this many at a
     /// time, so a flood of logins cannot exhaust memory.
     hashing: tokio::sync::Semaphore,
 }
 
 impl AppState {
-    /// State for `registry`, hashing on as many threads as there are cores.
-    pub fn new(registry: Arc<Registry>) -> AppState {
+    /// State for `authority`, hashing on as many threads as there are cores.
+    pub fn new(authority: Arc<Authority>) -> AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState {
-            registry,
+            authority,
             hashing: tokio::sync::Semaphore::new(cores),
         }
     }
@@ -45,7 +45,7 @@ impl AppState {
     }
 }
 
-/// Runs blocking registry work off the async workers.
+/// Runs blocking work of the use cases off the async workers.
 pub async fn blocking<T, F>(f: F) -> Result<T, crate::error::ApiError>
 where
     F: FnOnce() -> ca_core::Result<T> + Send + 'static,

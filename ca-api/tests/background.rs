@@ -94,7 +94,7 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
     let req = <x509_cert::request::CertReq as der::Decode>::from_der(&csr).unwrap();
     let (serial, _) = env
         .reg
-        .issue_technological("registrar", &person.id, req.info.public_key)
+        .issue_technological("registrar", &person.person.id, req.info.public_key)
         .unwrap();
     let agent = ca_api::background::Webhooks::new(Some(b"shared secret"));
 
@@ -127,7 +127,7 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
     let body: serde_json::Value = serde_json::from_str(raw).unwrap();
     assert_eq!(body["event"], "certificate.issued");
     assert_eq!(body["data"]["serial"], serial.as_str());
-    let all = env.reg.notifications_for(&person.id).unwrap();
+    let all = env.reg.notifications_for(&person.person.id).unwrap();
     assert_eq!(all[0].attempts, 1);
     assert!(
         env.reg.due_notifications(10).unwrap().is_empty(),
@@ -144,7 +144,12 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
     env.clock.advance(Duration::days(10));
     ca_api::background::tick(&env.reg, &agent);
     assert_eq!(
-        env.reg.certificate(&serial, false).unwrap().0.status,
+        env.reg
+            .certificate(&serial)
+            .unwrap()
+            .0
+            .record
+            .public_status(env.reg.now()),
         "revoked"
     );
     assert!(env.reg.current_crl().unwrap().unwrap().0.number > before);

@@ -51,19 +51,19 @@ impl fmt::Display for CliError {
                 message,
                 reasons,
             } => {
+                let hint = match *status {
+                    401 => " (run `ca-cli login`)",
+                    403 if code == "password_change_required" => " (run `ca-cli passwd`)",
+                    _ => "",
+                };
                 if reasons.is_empty() {
-                    let hint = match *status {
-                        401 => " (run `ca-cli login`)",
-                        403 if code == "password_change_required" => " (run `ca-cli passwd`)",
-                        _ => "",
-                    };
                     write!(f, "refused ({status}) {code}: {message}{hint}")
                 } else {
                     write!(f, "refused ({status}):")?;
                     for r in reasons {
                         write!(f, "\n  {}", explain(r).unwrap_or_else(|| r.clone()))?;
                     }
-                    Ok(())
+                    f.write_str(hint)
                 }
             }
             CliError::Local(m) => write!(f, "{m}"),

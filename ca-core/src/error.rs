@@ -56,11 +56,17 @@ pub enum Reason {
     CertificateNotActive,
     /// The certificate is not suspended, so it cannot be resumed.
     CertificateNotSuspended,
+    /// The operator account is locked after wrong passwords (SPEC §5).
+    AccountLocked,
+    /// The operator account is disabled.
+    AccountDisabled,
+    /// The operator must change the password first (SPEC §5).
+    PasswordChangeRequired,
 }
 
 impl Reason {
     /// Every reason, in declaration order (for docs, tests and the CLI's help).
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 24] = [
         Reason::MalformedCms,
         Reason::MalformedCsr,
         Reason::BadCmsSignature,
@@ -82,6 +88,9 @@ impl Reason {
         Reason::CertificateExpired,
         Reason::CertificateNotActive,
         Reason::CertificateNotSuspended,
+        Reason::AccountLocked,
+        Reason::AccountDisabled,
+        Reason::PasswordChangeRequired,
     ];
 
     /// The wire code, as written in SPEC §3.
@@ -108,6 +117,9 @@ impl Reason {
             Reason::CertificateExpired => "certificate_expired",
             Reason::CertificateNotActive => "certificate_not_active",
             Reason::CertificateNotSuspended => "certificate_not_suspended",
+            Reason::AccountLocked => "account_locked",
+            Reason::AccountDisabled => "account_disabled",
+            Reason::PasswordChangeRequired => "password_change_required",
         }
     }
 
@@ -149,6 +161,11 @@ impl Reason {
             Reason::CertificateExpired => "the certificate has expired",
             Reason::CertificateNotActive => "the certificate is not active (already suspended)",
             Reason::CertificateNotSuspended => "the certificate is not suspended",
+            Reason::AccountLocked => {
+                "the operator account is locked after wrong passwords; an admin can unlock it"
+            }
+            Reason::AccountDisabled => "the operator account is disabled",
+            Reason::PasswordChangeRequired => "the operator must change the password first",
         }
     }
 

@@ -18,6 +18,7 @@ pub mod api;
 pub mod authority;
 pub mod ber;
 pub mod certificate;
+pub mod clock;
 pub mod crl;
 pub mod csr;
 pub mod envelope;
@@ -27,7 +28,9 @@ pub mod keystore;
 pub mod lifecycle;
 pub mod oids;
 pub mod policy;
+pub mod profile_kind;
 pub mod records;
+pub mod request_status;
 pub mod request_type;
 pub mod rules;
 pub mod serial;
@@ -35,6 +38,7 @@ pub mod signer;
 pub mod subject;
 pub mod time;
 mod tlv;
+pub mod views;
 
 #[cfg(test)]
 mod test_support;

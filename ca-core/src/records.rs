@@ -86,8 +86,170 @@ impl CertificateRecord {
         }
     }
 
+    /// When a planned rotation should be asked for (1.81.1): 30 days before
+    /// the end, or at the start for shorter certificates; only while active.
+    pub fn renewal_due(&self) -> Option<DateTime<Utc>> {
+        (self.status == CertificateStatus::Active)
+            .then(|| (self.not_after - chrono::Duration::days(30)).max(self.not_before))
+    }
+
     /// Within its validity period at `now`.
     pub fn is_within_validity(&self, now: DateTime<Utc>) -> bool {
         self.not_before <= now && now <= self.not_after
     }
+}
+
+/// A certificate as stored: the rules' record and what else the registry
+/// keeps about it (SPEC §4 certificate status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCertificate {
+    /// What the rules judge.
+    pub record: CertificateRecord,
+    /// SHA-256 of the certified SubjectPublicKeyInfo, hex.
+    pub key_sha256: String,
+    /// The request it was issued on, if any.
+    pub request_id: Option<String>,
+    /// When its serial was reserved.
+    pub created_at: DateTime<Utc>,
+    /// When it was suspended (while suspended).
+    pub suspended_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Why it was revoked.
+    pub revocation_reason: Option<crate::crl::RevocationReason>,
+}
+
+/// A client organisation (SPEC §2: Клиент and its agreement).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrganizationRecord {
+    /// Id.
+    pub id: String,
+    /// Name as in the agreement.
+    pub name: String,
+    /// ИНН, 10 digits.
+    pub inn: String,
+    /// ОГРН, 13 digits.
+    pub ogrn: String,
+    /// The agreement's number.
+    pub agreement_number: String,
+    /// The agreement has not been terminated.
+    pub active: bool,
+    /// Where notifications are posted, if given.
+    pub webhook_url: Option<String>,
+    /// When registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A registered authorised person: what the rules see, and the rest of
+/// the registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// What the rules judge (status, authority, subject).
+    pub person: PersonRecord,
+    /// The organisation.
+    pub organization_id: String,
+    /// Full name (ФИО), whitespace normalised.
+    pub full_name: String,
+    /// Position (должность).
+    pub position: String,
+    /// Contact address.
+    pub email: String,
+    /// Power of attorney document.
+    pub authority_document: String,
+}
+
+/// A certificate request as stored (SPEC §3.1–3.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// Unguessable id.
+    pub id: String,
+    /// SHA-256 of the envelope as received: resubmission is idempotent.
+    pub cms_sha256: String,
+    /// The envelope (DER after the BER step).
+    pub cms: Vec<u8>,
+    /// The PKCS#10.
+    pub csr: Vec<u8>,
+    /// Decided from the signer.
+    pub request_type: crate::request_type::RequestType,
+    /// Where it stands.
+    pub status: crate::request_status::RequestStatus,
+    /// Reason codes of a refusal.
+    pub reasons: Vec<String>,
+    /// An operator's comment on a rejection.
+    pub comment: Option<String>,
+    /// The person it is for, when known.
+    pub person_id: Option<String>,
+    /// The profile it is (to be) issued under.
+    pub profile: ProfileKind,
+    /// Serial of the certificate that signed the envelope.
+    pub signer_serial: Option<String>,
+    /// SHA-256 of the requested key.
+    pub key_sha256: String,
+    /// e.g. "RSA 2048".
+    pub key_algorithm: String,
+    /// When it was received.
+    pub received_at: DateTime<Utc>,
+    /// When a decision is due (pending ones).
+    pub decision_due: Option<DateTime<Utc>>,
+    /// When it was decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Who decided (`system` for the rules).
+    pub decided_by: Option<String>,
+    /// When the paper act was confirmed.
+    pub act_confirmed_at: Option<DateTime<Utc>>,
+    /// Who confirmed it.
+    pub act_confirmed_by: Option<String>,
+    /// The issued certificate.
+    pub certificate_serial: Option<String>,
+}
+
+/// Operator roles (SPEC §4 operator API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// CA administrator: operators, and everything a registrar does.
+    Admin,
+    /// Registration desk: organisations, persons, requests, certificates.
+    Registrar,
+    /// Reads the audit trail and the registry; changes nothing.
+    Auditor,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Registrar, Role::Auditor];
+
+    /// The stored and wire name.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Registrar => "registrar",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Parses a stored or wire name.
+    pub fn from_code(s: &str) -> Option<Role> {
+        Self::ALL.into_iter().find(|r| r.code() == s)
+    }
+}
+
+/// An operator as authentication sees it (SPEC §5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorRecord {
+    /// Name.
+    pub username: String,
+    /// Role.
+    pub role: Role,
+    /// The slow salted hash (PHC string).
+    pub password_hash: String,
+    /// Must change the password before anything else.
+    pub must_change_password: bool,
+    /// When the password was last set.
+    pub password_changed_at: DateTime<Utc>,
+    /// Wrong passwords in a row.
+    pub failed_attempts: i32,
+    /// Locked after too many wrong passwords.
+    pub locked: bool,
+    /// Disabled by an admin.
+    pub disabled: bool,
 }

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use crate::envelope::Signer;
 use crate::error::{Error, Reason, Result};
-use crate::policy::ProfileKind;
+use crate::profile_kind::ProfileKind;
 
 /// The three kinds of certificate request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

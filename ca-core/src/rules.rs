@@ -12,8 +12,9 @@ use x509_cert::ext::pkix::{CertificatePolicies, ExtendedKeyUsage, KeyUsage};
 use x509_cert::ext::Extension;
 use x509_cert::Certificate;
 
+use crate::crl::RevocationReason;
 use crate::csr::CertificationRequest;
-use crate::error::Reason;
+use crate::error::{Error, Reason};
 use crate::lifecycle::{transition, Event};
 use crate::oids;
 use crate::policy::{Profile, ProfileKind, Profiles, Rules};
@@ -53,8 +54,9 @@ pub struct RequestContext<'a> {
 
 /// Runs every policy check; an empty list means the request is acceptable.
 pub fn check_request(ctx: &RequestContext<'_>) -> Vec<Reason> {
-    let checks: [fn(&RequestContext<'_>) -> Option<Reason>; 7] = [
+    let checks: [fn(&RequestContext<'_>) -> Option<Reason>; 8] = [
         signer_certificate_is_valid,
+        signer_belongs_to_person,
         person_is_active,
         authority_is_current,
         registration_window_is_open,
@@ -62,16 +64,33 @@ pub fn check_request(ctx: &RequestContext<'_>) -> Vec<Reason> {
         key_is_allowed,
         key_is_new,
     ];
-    checks.iter().filter_map(|check| check(ctx)).collect()
+    let mut reasons: Vec<Reason> = Vec::new();
+    for reason in checks.iter().filter_map(|check| check(ctx)) {
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+    reasons
 }
 
 /// `signer_certificate_invalid`: the signing certificate is revoked,
 /// suspended, expired or not yet valid (1.76.6, 1.81).
 fn signer_certificate_is_valid(ctx: &RequestContext<'_>) -> Option<Reason> {
     let signer = ctx.signer?;
-    let usable = signer.record.status == CertificateStatus::Active
-        && signer.record.is_within_validity(ctx.now);
-    (!usable).then_some(Reason::SignerCertificateInvalid)
+    (!signer_usable(signer.record, ctx.now)).then_some(Reason::SignerCertificateInvalid)
+}
+
+/// Active and within its validity period: the one definition of a signing
+/// certificate that may still speak for its owner.
+fn signer_usable(record: &CertificateRecord, now: DateTime<Utc>) -> bool {
+    record.status == CertificateStatus::Active && record.is_within_validity(now)
+}
+
+/// `person_not_active`: a signing certificate speaks only for its own
+/// owner; a request for anyone else is refused as for an unknown person.
+fn signer_belongs_to_person(ctx: &RequestContext<'_>) -> Option<Reason> {
+    let (signer, person) = (ctx.signer?, ctx.person?);
+    (signer.record.person_id != person.id).then_some(Reason::PersonNotActive)
 }
 
 /// `person_not_active`: unknown person, authority terminated, or the
@@ -262,10 +281,20 @@ impl CertificateAction<'_> {
         }
     }
 
-    fn state_change(&self, cert: &CertificateRecord, event: Event, reasons: &mut Vec<Reason>) {
-        if let Err(r) = transition(cert.status, event, self.now) {
-            if !reasons.contains(&r) {
-                reasons.push(r);
+    /// The lifecycle's next state, or its refusal added to `reasons`.
+    fn state_change(
+        &self,
+        cert: &CertificateRecord,
+        event: Event,
+        reasons: &mut Vec<Reason>,
+    ) -> Option<CertificateStatus> {
+        match transition(cert.status, event, self.now) {
+            Ok(next) => Some(next),
+            Err(r) => {
+                if !reasons.contains(&r) {
+                    reasons.push(r);
+                }
+                None
             }
         }
     }
@@ -279,12 +308,13 @@ fn verdict<T>(value: T, reasons: Vec<Reason>) -> Result<T, Vec<Reason>> {
     }
 }
 
-/// Suspension (1.79): returns the end of the suspension period.
+/// Suspension (1.79): returns the next state, suspended until the end of
+/// the period.
 pub fn check_suspension(
     action: &CertificateAction<'_>,
     days: i64,
     rules: &Rules,
-) -> Result<DateTime<Utc>, Vec<Reason>> {
+) -> Result<CertificateStatus, Vec<Reason>> {
     let (cert, mut reasons) = action.common()?;
     // "at most the certificate's validity period" (1.79): the whole period.
     // Compared in days first, so no length a client sends can overflow.
@@ -292,7 +322,7 @@ pub fn check_suspension(
     let until = (days <= longest)
         .then(|| action.now.checked_add_signed(Duration::try_days(days)?))
         .flatten();
-    action.state_change(
+    let next = action.state_change(
         cert,
         Event::Suspend {
             until: until.unwrap_or(action.now),
@@ -306,16 +336,16 @@ pub fn check_suspension(
     if days > longest || (days >= 0 && until.is_none()) {
         reasons.push(Reason::SuspensionTooLong);
     }
-    match until {
-        Some(until) => verdict(until, reasons),
-        None => Err(reasons),
+    match (next, until) {
+        (Some(next), Some(_)) => verdict(next, reasons),
+        _ => Err(reasons),
     }
 }
 
-/// Resumption (1.80).
-pub fn check_resumption(action: &CertificateAction<'_>) -> Result<(), Vec<Reason>> {
+/// Resumption (1.80): returns the next state (active).
+pub fn check_resumption(action: &CertificateAction<'_>) -> Result<CertificateStatus, Vec<Reason>> {
     let (cert, mut reasons) = action.common()?;
-    action.state_change(cert, Event::Resume, &mut reasons);
+    let next = action.state_change(cert, Event::Resume, &mut reasons);
     action.person_authorised(&mut reasons);
     if action
         .owner
@@ -323,12 +353,88 @@ pub fn check_resumption(action: &CertificateAction<'_>) -> Result<(), Vec<Reason
     {
         reasons.push(Reason::AuthorityExpired);
     }
-    verdict((), reasons)
+    next.map_or(Err(reasons.clone()), |n| verdict(n, reasons))
 }
 
-/// Revocation on the owner's application (1.78).
-pub fn check_revocation(action: &CertificateAction<'_>) -> Result<(), Vec<Reason>> {
+/// Revocation on the owner's application (1.78): returns the next state
+/// (revoked).
+pub fn check_revocation(action: &CertificateAction<'_>) -> Result<CertificateStatus, Vec<Reason>> {
     let (cert, mut reasons) = action.common()?;
-    action.state_change(cert, Event::Revoke, &mut reasons);
-    verdict((), reasons)
+    let next = action.state_change(cert, Event::Revoke, &mut reasons);
+    next.map_or(Err(reasons.clone()), |n| verdict(n, reasons))
+}
+
+/// The revocation reasons an operator may choose (1.78, RFC 5280 §5.3.1);
+/// the others are fixed by their cause (`certificateHold` by suspension,
+/// `removeFromCRL` by resumption, `cACompromise` and `aACompromise` are not
+/// a client certificate's). Accepts the snake_case wire code.
+pub fn operator_revocation_reason(code: &str) -> Result<RevocationReason, Error> {
+    RevocationReason::from_code(code)
+        .filter(|r| RevocationReason::OPERATOR_CHOICES.contains(r))
+        .ok_or_else(|| {
+            let choices: Vec<&str> = RevocationReason::OPERATOR_CHOICES
+                .iter()
+                .map(|r| r.code())
+                .collect();
+            Error::invalid(format!("reason must be one of {choices:?}"))
+        })
+}
+
+/// What an operator's approval looks at again, at decision time (SPEC
+/// §3.3): the registration and the signing certificate may have changed
+/// since the request was received.
+#[derive(Clone, Copy, Debug)]
+pub struct ApprovalContext<'a> {
+    /// The time of the decision.
+    pub now: DateTime<Utc>,
+    /// The request was signed by a certificate of ours.
+    pub signed_by_certificate: bool,
+    /// That certificate's record, when it is still in the registry.
+    pub signer: Option<&'a CertificateRecord>,
+    /// The person the request is for.
+    pub person: Option<&'a PersonRecord>,
+    /// The key has been certified meanwhile.
+    pub key_already_certified: bool,
+}
+
+/// The approval re-check: the same named rules as at submission, over the
+/// facts as they are now. An empty list approves.
+pub fn check_approval(ctx: &ApprovalContext<'_>) -> Vec<Reason> {
+    let mut reasons = Vec::new();
+    // A stolen technological key revoked or suspended since, or a signer
+    // certificate that expired meanwhile (1.76.6).
+    if ctx.signed_by_certificate && !ctx.signer.is_some_and(|s| signer_usable(s, ctx.now)) {
+        reasons.push(Reason::SignerCertificateInvalid);
+    }
+    if !ctx.person.is_some_and(PersonRecord::is_authorised) {
+        reasons.push(Reason::PersonNotActive);
+    }
+    if ctx
+        .person
+        .is_some_and(|p| ctx.now > p.authority_valid_until)
+    {
+        reasons.push(Reason::AuthorityExpired);
+    }
+    if ctx.key_already_certified {
+        reasons.push(Reason::DuplicateKey);
+    }
+    reasons
+}
+
+/// A technological certificate (1.76.1–1.76.2) is issued only to a person
+/// who is authorised now and whose power of attorney is current.
+pub fn check_technological(person: &PersonRecord, now: DateTime<Utc>) -> Result<(), Error> {
+    if !person.is_authorised() {
+        return Err(Error::reason(
+            Reason::PersonNotActive,
+            "the person is not authorised",
+        ));
+    }
+    if now > person.authority_valid_until {
+        return Err(Error::reason(
+            Reason::AuthorityExpired,
+            "the power of attorney has expired",
+        ));
+    }
+    Ok(())
 }

@@ -40,6 +40,29 @@ enum StringKind {
 }
 
 impl SubjectSpec {
+    /// The subject a person's certificates carry, built from the
+    /// registration (SPEC §3.2: certificates are built from the registration
+    /// data, not copied from the request). ИНН stays out of it: OpenSSL 3.0's
+    /// `req -subj` drops the INNLE attribute (1.2.643.100.4) it does not
+    /// know, so client software built on it could not produce the subject we
+    /// would expect; ОГРН already names the client.
+    pub fn for_registration(
+        organization_name: &str,
+        ogrn: &str,
+        position: &str,
+        full_name: &str,
+    ) -> SubjectSpec {
+        SubjectSpec {
+            country: Some("RU".into()),
+            organization: Some(organization_name.to_string()),
+            organizational_unit: None,
+            ogrn: Some(ogrn.to_string()),
+            inn: None,
+            title: Some(position.to_string()),
+            common_name: full_name.to_string(),
+        }
+    }
+
     /// (OID, RFC 4514 descriptor, value, encoding), most general first: the
     /// order of the encoded RDNSequence.
     fn attributes(&self) -> Vec<(ObjectIdentifier, &'static str, &str, StringKind)> {

@@ -5,12 +5,14 @@ use std::path::Path;
 use std::str::FromStr;
 
 use ca_core::certificate::{parse_certificate, CertificateParams};
+use ca_core::crl::RevocationReason;
 use ca_core::csr::CertificationRequest;
 use ca_core::policy::{CaKeyAlgorithm, Policies, ProfileKind};
 use ca_core::records::{CertificateRecord, CertificateStatus, PersonRecord};
 use ca_core::request_type::RequestType;
 use ca_core::rules::{
-    check_request, check_resumption, check_revocation, check_suspension, target_profile,
+    check_approval, check_request, check_resumption, check_revocation, check_suspension,
+    check_technological, operator_revocation_reason, target_profile, ApprovalContext,
     CertificateAction, RequestContext, SignerFacts,
 };
 use ca_core::serial::random_serial;
@@ -553,7 +555,12 @@ fn suspension_rules() {
         10,
         &rules,
     );
-    assert_eq!(ok, Ok(t0() + Duration::days(10)));
+    assert_eq!(
+        ok,
+        Ok(CertificateStatus::Suspended {
+            until: t0() + Duration::days(10)
+        })
+    );
     let refused = |c: &CertificateRecord, owner: &PersonRecord, who, now, days| {
         check_suspension(&action(Some(c), Some(owner), who, now), days, &rules).unwrap_err()
     };
@@ -612,7 +619,7 @@ fn resumption_rules() {
     });
     assert_eq!(
         check_resumption(&action(Some(&suspended), Some(&p), Some("p1"), t0())),
-        Ok(())
+        Ok(CertificateStatus::Active)
     );
     let refused = |c: &CertificateRecord, owner: &PersonRecord, who, now| {
         check_resumption(&action(Some(c), Some(owner), who, now)).unwrap_err()
@@ -668,11 +675,11 @@ fn revocation_rules() {
     });
     assert_eq!(
         check_revocation(&action(Some(&active), Some(&p), Some("p1"), t0())),
-        Ok(())
+        Ok(CertificateStatus::Revoked)
     );
     assert_eq!(
         check_revocation(&action(Some(&suspended), Some(&p), None, t0())),
-        Ok(())
+        Ok(CertificateStatus::Revoked)
     );
     assert_eq!(
         check_revocation(&action(None, None, None, t0())),
@@ -700,4 +707,109 @@ fn revocation_rules() {
         )),
         Err(vec![Reason::CertificateExpired])
     );
+}
+
+/// The approval re-check (SPEC §3.3) uses the same definition of a usable
+/// signing certificate as submission: an expired one is refused too.
+#[test]
+fn approval_rules() {
+    let p = person();
+    let active = cert(CertificateStatus::Active);
+    let ctx = |signer, person, dup, now| ApprovalContext {
+        now,
+        signed_by_certificate: true,
+        signer,
+        person,
+        key_already_certified: dup,
+    };
+    assert!(check_approval(&ctx(Some(&active), Some(&p), false, t0())).is_empty());
+    // Self-signed requests have no signing certificate to re-check.
+    let self_signed = ApprovalContext {
+        signed_by_certificate: false,
+        ..ctx(None, Some(&p), false, t0())
+    };
+    assert!(check_approval(&self_signed).is_empty());
+    let revoked = cert(CertificateStatus::Revoked);
+    assert_eq!(
+        check_approval(&ctx(Some(&revoked), Some(&p), false, t0())),
+        vec![Reason::SignerCertificateInvalid]
+    );
+    assert_eq!(
+        check_approval(&ctx(None, Some(&p), false, t0())),
+        vec![Reason::SignerCertificateInvalid]
+    );
+    let after_expiry = active.not_after + Duration::days(1);
+    let long_authority = PersonRecord {
+        authority_valid_until: after_expiry + Duration::days(30),
+        ..person()
+    };
+    assert_eq!(
+        check_approval(&ctx(
+            Some(&active),
+            Some(&long_authority),
+            false,
+            after_expiry
+        )),
+        vec![Reason::SignerCertificateInvalid]
+    );
+    let terminated = PersonRecord {
+        active: false,
+        ..person()
+    };
+    assert_eq!(
+        check_approval(&ctx(Some(&active), Some(&terminated), false, t0())),
+        vec![Reason::PersonNotActive]
+    );
+    assert_eq!(
+        check_approval(&ctx(Some(&active), None, false, t0())),
+        vec![Reason::PersonNotActive]
+    );
+    let lapsed = PersonRecord {
+        authority_valid_until: t0() - Duration::days(1),
+        ..person()
+    };
+    assert_eq!(
+        check_approval(&ctx(Some(&active), Some(&lapsed), false, t0())),
+        vec![Reason::AuthorityExpired]
+    );
+    assert_eq!(
+        check_approval(&ctx(Some(&active), Some(&p), true, t0())),
+        vec![Reason::DuplicateKey]
+    );
+}
+
+#[test]
+fn technological_certificate_rules() {
+    assert!(check_technological(&person(), t0()).is_ok());
+    let terminated = PersonRecord {
+        organization_active: false,
+        ..person()
+    };
+    assert!(check_technological(&terminated, t0())
+        .unwrap_err()
+        .has(Reason::PersonNotActive));
+    let lapsed = PersonRecord {
+        authority_valid_until: t0() - Duration::days(1),
+        ..person()
+    };
+    assert!(check_technological(&lapsed, t0())
+        .unwrap_err()
+        .has(Reason::AuthorityExpired));
+}
+
+#[test]
+fn operator_revocation_reasons() {
+    assert_eq!(
+        operator_revocation_reason("key_compromise").unwrap(),
+        RevocationReason::KeyCompromise
+    );
+    for fixed in [
+        "certificate_hold",
+        "remove_from_crl",
+        "ca_compromise",
+        "nonsense",
+    ] {
+        let err = operator_revocation_reason(fixed).unwrap_err();
+        assert!(err.message().contains("key_compromise"), "{fixed}: {err}");
+    }
 }

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use ca_core::api::{AuditRecord, AuditVerification};
 use ca_core::{Reason, Result};
 
-use crate::clock::dt;
 use crate::db::{db_error, AnyConnection};
+use crate::mapping::dt;
 use crate::models::AuditRow;
 use crate::schema::audit;
 

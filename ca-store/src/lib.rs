@@ -1,53 +1,53 @@
 //! `ca-store`: the CA's registry on a real database (diesel; SQLite embedded
-//! by default, PostgreSQL in production) and the operations that change it.
+//! by default, PostgreSQL in production). It only stores: typed reads and
+//! compare-and-set writes, each write in a transaction that also carries its
+//! audit row. It decides nothing (the rules are `ca_core::rules`), signs
+//! nothing and renders nothing (the use cases are `ca-authority`, the views
+//! `ca-api`), as Boulder's storage authority.
 //!
-//! Every operation is one write transaction that (1) takes the store lock —
-//! an update of the single `store_lock` row, which serialises writers across
-//! processes and instances — (2) loads the records, (3) asks `ca_core::rules`
-//! for a verdict, (4) writes the outcome, its audit record and its
-//! notification together. Refusals are committed too (with their audit row);
-//! they come back as `Err` after the commit.
+//! Writers serialise on the single `store_lock` row (a row lock in
+//! PostgreSQL, the write lock in SQLite), across processes and instances.
 
 #![forbid(unsafe_code)]
 
 pub mod audit;
-pub mod clock;
+mod certificates;
+mod crls;
 pub mod db;
-mod issuance;
+mod mapping;
 mod models;
-mod notify;
 mod operators;
+mod outbox;
 mod people;
-mod publication;
 mod requests;
-mod revocation;
 pub mod schema;
-
-use std::sync::Arc;
 
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 
-use ca_core::policy::Policies;
-use ca_core::{CertificateAuthority, Error, ErrorKind, Result};
+use ca_core::{Error, ErrorKind, Result};
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use audit::{Event, Outcome};
+pub use certificates::{NewCertificate, Reservation};
+pub use crls::{CrlKind, Listed, NewCrl, StoredCrl};
 pub use db::AnyConnection;
-pub use issuance::Reservation;
-pub use notify::Notification;
-pub use operators::OperatorRecord;
-pub use publication::StoredCrl;
-pub use requests::{ActData, Submission};
+pub use outbox::Notification;
+pub use people::{NewOrganization, NewPerson};
+pub use requests::{Application, ApplicationOutcome, RequestDecision};
 
 use crate::db::db_error;
 use crate::schema::store_lock;
 
-/// The registry: database, CA, policies and clock.
-pub struct Registry {
+/// The database: a pool of connections and the write discipline.
+#[derive(Clone)]
+pub struct Store {
     pool: Pool<ConnectionManager<AnyConnection>>,
-    ca: Arc<CertificateAuthority>,
-    policies: Arc<Policies>,
-    clock: Arc<dyn Clock>,
+}
+
+/// One transaction (or, for reads, one connection): every storage
+/// operation is a method on it.
+pub struct Tx<'a> {
+    c: &'a mut AnyConnection,
 }
 
 /// A diesel error or ours, inside a transaction closure.
@@ -65,35 +65,13 @@ impl From<Error> for TxError {
     }
 }
 
-impl Registry {
-    /// Opens the database at `url` (migrating it) for `ca` under `policies`.
-    pub fn open(
-        url: &str,
-        ca: Arc<CertificateAuthority>,
-        policies: Arc<Policies>,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Registry> {
-        Ok(Registry {
+impl Store {
+    /// Opens the database at `url` (`postgres://…`, `sqlite://path` or a
+    /// file path), migrating it.
+    pub fn open(url: &str) -> Result<Store> {
+        Ok(Store {
             pool: db::open_pool(url)?,
-            ca,
-            policies,
-            clock,
         })
-    }
-
-    /// The CA.
-    pub fn ca(&self) -> &CertificateAuthority {
-        &self.ca
-    }
-
-    /// The policies.
-    pub fn policies(&self) -> &Policies {
-        &self.policies
-    }
-
-    /// The current time, from the injected clock.
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.clock.now()
     }
 
     fn conn(&self) -> Result<db::Conn> {
@@ -102,21 +80,21 @@ impl Registry {
             .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))
     }
 
-    /// Runs `f` in a read-only transaction-free context.
-    fn read<T>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T>) -> Result<T> {
+    /// Runs `f` on one connection, outside a write transaction.
+    pub fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
-        f(&mut conn)
+        f(&mut Tx { c: &mut conn })
     }
 
-    /// Runs `f` in a write transaction holding the store lock. An `Err` from
-    /// `f` rolls everything back.
-    fn write<T>(&self, f: impl FnOnce(&mut AnyConnection) -> Result<T>) -> Result<T> {
+    /// Runs `f` in a write transaction holding the store lock. An `Err`
+    /// from `f` rolls everything back, its audit rows included.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
         conn.transaction::<T, TxError, _>(|c| {
             diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
                 .set(store_lock::writes.eq(store_lock::writes + 1))
                 .execute(c)?;
-            Ok(f(c)?)
+            Ok(f(&mut Tx { c })?)
         })
         .map_err(|TxError(e)| e)
     }
@@ -124,19 +102,29 @@ impl Registry {
     /// Like [`write`](Self::write), for operations whose refusal must be
     /// committed (its audit row, application record and notification) and
     /// then reported: `Ok(Err(refusal))` commits, then returns the refusal.
-    fn write_verdict<T>(
-        &self,
-        f: impl FnOnce(&mut AnyConnection) -> Result<Result<T>>,
-    ) -> Result<T> {
+    pub fn write_verdict<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<Result<T>>) -> Result<T> {
         self.write(f)?
     }
 }
 
-/// Comma-joined reason codes, as stored.
-fn join_reasons(reasons: &[ca_core::Reason]) -> String {
-    reasons
-        .iter()
-        .map(|r| r.code())
-        .collect::<Vec<_>>()
-        .join(",")
+impl Tx<'_> {
+    /// Appends an audit record at `at` (SPEC §5). The caller's transaction
+    /// holds the store lock, so the chain head cannot move underneath.
+    pub fn audit(&mut self, at: chrono::DateTime<chrono::Utc>, event: Event<'_>) -> Result<()> {
+        audit::append(self.c, mapping::ts(at), event)
+    }
+
+    /// Verifies the audit chain from the start.
+    pub fn verify_audit(&mut self) -> Result<ca_core::api::AuditVerification> {
+        audit::verify(self.c)
+    }
+
+    /// Audit records after `after`, oldest first, at most `limit`.
+    pub fn audit_records(
+        &mut self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<ca_core::api::AuditRecord>> {
+        audit::list(self.c, after, limit)
+    }
 }

@@ -1,297 +1,225 @@
-//! Organisations and their authorised persons (SPEC §2, §4 operator API).
+//! The `organizations` and `persons` tables (SPEC §2, §4 operator API).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use ca_core::api::{self, NewOrganization, NewPerson};
-use ca_core::records::PersonRecord;
-use ca_core::subject::SubjectSpec;
-use ca_core::{Error, Result};
+use ca_core::records::{OrganizationRecord, Registration};
+use ca_core::Result;
 
-use crate::audit::{self, Event, Outcome};
-use crate::clock::{dt, ts};
-use crate::db::{db_error, AnyConnection};
+use crate::db::db_error;
+use crate::mapping::{self, ts, ACTIVE, TERMINATED};
 use crate::models::{OrgRow, PersonRow};
 use crate::schema::{organizations, persons};
-use crate::Registry;
+use crate::Tx;
 
-pub(crate) const ACTIVE: &str = "active";
-pub(crate) const TERMINATED: &str = "terminated";
-
-fn digits(field: &str, value: &str, lengths: &[usize]) -> Result<()> {
-    if value.bytes().all(|b| b.is_ascii_digit()) && lengths.contains(&value.len()) {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{field} must be {lengths:?} digits"
-        )))
-    }
+/// An organisation to record (validated by the caller).
+#[derive(Clone, Debug)]
+pub struct NewOrganization<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// ИНН.
+    pub inn: &'a str,
+    /// ОГРН.
+    pub ogrn: &'a str,
+    /// Agreement number.
+    pub agreement_number: &'a str,
+    /// Webhook for notifications.
+    pub webhook_url: Option<&'a str>,
+    /// Now.
+    pub created_at: DateTime<Utc>,
 }
 
-fn non_empty(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() || value.chars().count() > 256 {
-        Err(Error::invalid(format!(
-            "{field} must be 1 to 256 characters"
-        )))
-    } else {
-        Ok(())
-    }
+/// A person to record (validated by the caller).
+#[derive(Clone, Debug)]
+pub struct NewPerson<'a> {
+    /// Id.
+    pub id: &'a str,
+    /// Organisation.
+    pub organization_id: &'a str,
+    /// Full name.
+    pub full_name: &'a str,
+    /// Position.
+    pub position: &'a str,
+    /// Contact address.
+    pub email: &'a str,
+    /// Power of attorney.
+    pub authority_document: &'a str,
+    /// Its end.
+    pub authority_valid_until: DateTime<Utc>,
+    /// Now.
+    pub registered_at: DateTime<Utc>,
 }
 
-/// The subject a person's certificates carry: built from the registration.
-/// ИНН stays out of it: OpenSSL 3.0's `req -subj` drops the INNLE attribute
-/// (1.2.643.100.4) it does not know, so client software built on it could
-/// not produce the subject we would expect; ОГРН already names the client.
-pub(crate) fn subject_of(person: &PersonRow, org: &OrgRow) -> SubjectSpec {
-    SubjectSpec {
-        country: Some("RU".into()),
-        organization: Some(org.name.clone()),
-        organizational_unit: None,
-        ogrn: Some(org.ogrn.clone()),
-        inn: None,
-        title: Some(person.position.clone()),
-        common_name: person.full_name.clone(),
-    }
-}
-
-pub(crate) fn org_view(r: OrgRow) -> api::Organization {
-    api::Organization {
-        id: r.id,
-        name: r.name,
-        inn: r.inn,
-        ogrn: r.ogrn,
-        agreement_number: r.agreement_number,
-        status: r.status,
-        webhook_url: r.webhook_url,
-        created_at: dt(r.created_at),
-    }
-}
-
-pub(crate) fn person_view(p: PersonRow, o: &OrgRow) -> api::Person {
-    let expected_subject = subject_of(&p, o).rfc4514();
-    api::Person {
-        id: p.id,
-        organization_id: p.organization_id,
-        full_name: p.full_name,
-        position: p.position,
-        email: p.email,
-        authority_document: p.authority_document,
-        authority_valid_until: dt(p.authority_valid_until),
-        status: p.status,
-        registered_at: dt(p.registered_at),
-        expected_subject,
-    }
-}
-
-/// A person with their organisation.
-pub(crate) fn load_person(
-    conn: &mut AnyConnection,
-    id: &str,
-) -> Result<Option<(PersonRow, OrgRow)>> {
-    persons::table
-        .inner_join(organizations::table)
-        .filter(persons::id.eq(id))
-        .select((PersonRow::as_select(), OrgRow::as_select()))
-        .first(conn)
-        .optional()
-        .map_err(db_error)
-}
-
-/// The rules' view of a person.
-pub(crate) fn person_record(p: &PersonRow, o: &OrgRow) -> PersonRecord {
-    PersonRecord {
-        id: p.id.clone(),
-        active: p.status == ACTIVE,
-        organization_active: o.status == ACTIVE,
-        authority_valid_until: dt(p.authority_valid_until),
-        registered_at: dt(p.registered_at),
-        subject: subject_of(p, o),
-    }
-}
-
-impl Registry {
-    /// Registers an organisation.
-    pub fn register_organization(
-        &self,
-        actor: &str,
-        new: NewOrganization,
-    ) -> Result<api::Organization> {
-        non_empty("name", &new.name)?;
-        non_empty("agreement_number", &new.agreement_number)?;
-        digits("inn", &new.inn, &[10])?;
-        digits("ogrn", &new.ogrn, &[13])?;
-        if let Some(url) = &new.webhook_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Error::invalid("webhook_url must be an http(s) URL"));
-            }
-        }
-        let now = ts(self.now());
+impl Tx<'_> {
+    /// Records an organisation (active).
+    pub fn insert_organization(&mut self, o: &NewOrganization<'_>) -> Result<OrganizationRecord> {
         let row = OrgRow {
-            id: ca_core::random_id(),
-            name: new.name.trim().to_string(),
-            inn: new.inn,
-            ogrn: new.ogrn,
-            agreement_number: new.agreement_number,
+            id: o.id.to_string(),
+            name: o.name.to_string(),
+            inn: o.inn.to_string(),
+            ogrn: o.ogrn.to_string(),
+            agreement_number: o.agreement_number.to_string(),
             status: ACTIVE.into(),
-            webhook_url: new.webhook_url,
-            created_at: now,
+            webhook_url: o.webhook_url.map(str::to_string),
+            created_at: ts(o.created_at),
             terminated_at: None,
             terminated_document: None,
         };
-        self.write(|c| {
-            diesel::insert_into(organizations::table).values(&row).execute(c).map_err(db_error)?;
-            audit::append(c, now, Event {
-                actor,
-                action: "organization.register",
-                object: format!("organization:{}", row.id),
-                outcome: Outcome::Ok,
-                reasons: vec![],
-                details: serde_json::json!({"name": row.name, "inn": row.inn, "agreement": row.agreement_number}),
-            })?;
-            Ok(())
-        })?;
-        Ok(org_view(row))
-    }
-
-    /// All organisations.
-    pub fn organizations(&self) -> Result<Vec<api::Organization>> {
-        self.read(|c| {
-            let rows: Vec<OrgRow> = organizations::table
-                .order(organizations::created_at.asc())
-                .select(OrgRow::as_select())
-                .load(c)
-                .map_err(db_error)?;
-            Ok(rows.into_iter().map(org_view).collect())
-        })
+        diesel::insert_into(organizations::table)
+            .values(&row)
+            .execute(self.c)
+            .map_err(db_error)?;
+        Ok(mapping::organization(&row))
     }
 
     /// One organisation.
-    pub fn organization(&self, id: &str) -> Result<api::Organization> {
-        self.read(|c| {
-            organizations::table
-                .find(id)
-                .select(OrgRow::as_select())
-                .first(c)
-                .optional()
-                .map_err(db_error)?
-                .map(org_view)
-                .ok_or_else(|| Error::not_found(format!("no organisation {id}")))
-        })
+    pub fn organization(&mut self, id: &str) -> Result<Option<OrganizationRecord>> {
+        let row: Option<OrgRow> = organizations::table
+            .find(id)
+            .select(OrgRow::as_select())
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        Ok(row.as_ref().map(mapping::organization))
     }
 
-    /// Registers an authorised person of an active organisation.
-    pub fn register_person(&self, actor: &str, new: NewPerson) -> Result<api::Person> {
-        non_empty("full_name", &new.full_name)?;
-        non_empty("position", &new.position)?;
-        non_empty("authority_document", &new.authority_document)?;
-        if !new.email.contains('@') {
-            return Err(Error::invalid("email must be an e-mail address"));
-        }
-        let now = self.now();
-        if new.authority_valid_until <= now {
-            return Err(Error::invalid(
-                "authority_valid_until must be in the future",
-            ));
-        }
-        self.write(|c| {
-            let org: OrgRow = organizations::table
-                .find(&new.organization_id)
-                .select(OrgRow::as_select())
-                .first(c)
-                .optional()
-                .map_err(db_error)?
-                .ok_or_else(|| Error::not_found(format!("no organisation {}", new.organization_id)))?;
-            if org.status != ACTIVE {
-                return Err(Error::wrong_state("the organisation's agreement has been terminated"));
-            }
-            let row = PersonRow {
-                id: ca_core::random_id(),
-                organization_id: org.id.clone(),
-                full_name: new.full_name.split_whitespace().collect::<Vec<_>>().join(" "),
-                position: new.position.trim().to_string(),
-                email: new.email.trim().to_string(),
-                authority_document: new.authority_document.trim().to_string(),
-                authority_valid_until: ts(new.authority_valid_until),
-                registered_at: ts(now),
+    /// All organisations, oldest first.
+    pub fn organizations(&mut self) -> Result<Vec<OrganizationRecord>> {
+        let rows: Vec<OrgRow> = organizations::table
+            .order(organizations::created_at.asc())
+            .select(OrgRow::as_select())
+            .load(self.c)
+            .map_err(db_error)?;
+        Ok(rows.iter().map(mapping::organization).collect())
+    }
+
+    /// Records a person (authorised).
+    pub fn insert_person(&mut self, p: &NewPerson<'_>) -> Result<()> {
+        diesel::insert_into(persons::table)
+            .values(PersonRow {
+                id: p.id.to_string(),
+                organization_id: p.organization_id.to_string(),
+                full_name: p.full_name.to_string(),
+                position: p.position.to_string(),
+                email: p.email.to_string(),
+                authority_document: p.authority_document.to_string(),
+                authority_valid_until: ts(p.authority_valid_until),
+                registered_at: ts(p.registered_at),
                 status: ACTIVE.into(),
                 terminated_at: None,
                 terminated_document: None,
-            };
-            subject_of(&row, &org).validate().map_err(|e| Error::invalid(e.message().to_string()))?;
-            diesel::insert_into(persons::table).values(&row).execute(c).map_err(db_error)?;
-            audit::append(c, ts(now), Event {
-                actor,
-                action: "person.register",
-                object: format!("person:{}", row.id),
-                outcome: Outcome::Ok,
-                reasons: vec![],
-                details: serde_json::json!({"organization": org.id, "authority_document": row.authority_document,
-                    "authority_valid_until": new.authority_valid_until}),
-            })?;
-            Ok(person_view(row, &org))
-        })
+            })
+            .execute(self.c)
+            .map_err(db_error)?;
+        Ok(())
     }
 
-    /// One person.
-    pub fn person(&self, id: &str) -> Result<api::Person> {
-        self.read(|c| {
-            let (p, o) =
-                load_person(c, id)?.ok_or_else(|| Error::not_found(format!("no person {id}")))?;
-            Ok(person_view(p, &o))
-        })
+    /// A person's registration.
+    pub fn person(&mut self, id: &str) -> Result<Option<Registration>> {
+        let row: Option<(PersonRow, OrgRow)> = persons::table
+            .inner_join(organizations::table)
+            .filter(persons::id.eq(id))
+            .select((PersonRow::as_select(), OrgRow::as_select()))
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        Ok(row.map(|(p, o)| mapping::registration(&p, &o)))
     }
 
-    /// Persons, optionally of one organisation.
-    pub fn persons(&self, organization_id: Option<&str>) -> Result<Vec<api::Person>> {
-        self.read(|c| {
-            let mut q = persons::table
-                .inner_join(organizations::table)
-                .select((PersonRow::as_select(), OrgRow::as_select()))
-                .order(persons::registered_at.asc())
-                .into_boxed();
-            if let Some(org) = organization_id {
-                q = q.filter(persons::organization_id.eq(org.to_string()));
-            }
-            let rows: Vec<(PersonRow, OrgRow)> = q.load(c).map_err(db_error)?;
-            Ok(rows.into_iter().map(|(p, o)| person_view(p, &o)).collect())
-        })
+    /// Persons, optionally of one organisation, oldest first.
+    pub fn persons(&mut self, organization_id: Option<&str>) -> Result<Vec<Registration>> {
+        let mut q = persons::table
+            .inner_join(organizations::table)
+            .select((PersonRow::as_select(), OrgRow::as_select()))
+            .order(persons::registered_at.asc())
+            .into_boxed();
+        if let Some(org) = organization_id {
+            q = q.filter(persons::organization_id.eq(org.to_string()));
+        }
+        let rows: Vec<(PersonRow, OrgRow)> = q.load(self.c).map_err(db_error)?;
+        Ok(rows
+            .iter()
+            .map(|(p, o)| mapping::registration(p, o))
+            .collect())
     }
 
-    /// Extends or replaces a person's power of attorney.
-    pub fn update_authority(
-        &self,
-        actor: &str,
+    /// Persons registered under this full name (compared case-blind, as
+    /// stored: whitespace normalised).
+    pub fn persons_named(&mut self, full_name: &str) -> Result<Vec<Registration>> {
+        let wanted = full_name.to_lowercase();
+        Ok(self
+            .persons(None)?
+            .into_iter()
+            .filter(|r| r.full_name.to_lowercase() == wanted)
+            .collect())
+    }
+
+    /// Ids of an organisation's persons.
+    pub fn person_ids_of(&mut self, organization_id: &str) -> Result<Vec<String>> {
+        persons::table
+            .filter(persons::organization_id.eq(organization_id))
+            .select(persons::id)
+            .load(self.c)
+            .map_err(db_error)
+    }
+
+    /// Replaces a person's power of attorney.
+    pub fn set_authority(
+        &mut self,
         id: &str,
         document: &str,
         valid_until: DateTime<Utc>,
-    ) -> Result<api::Person> {
-        non_empty("authority_document", document)?;
-        let now = self.now();
-        if valid_until <= now {
-            return Err(Error::invalid(
-                "authority_valid_until must be in the future",
-            ));
-        }
-        self.write(|c| {
-            let (mut p, o) = load_person(c, id)?.ok_or_else(|| Error::not_found(format!("no person {id}")))?;
-            if p.status != ACTIVE {
-                return Err(Error::wrong_state("the person's authority has been terminated"));
-            }
-            diesel::update(persons::table.find(id))
-                .set((persons::authority_document.eq(document), persons::authority_valid_until.eq(ts(valid_until))))
-                .execute(c)
-                .map_err(db_error)?;
-            audit::append(c, ts(now), Event {
-                actor,
-                action: "person.authority",
-                object: format!("person:{id}"),
-                outcome: Outcome::Ok,
-                reasons: vec![],
-                details: serde_json::json!({"authority_document": document, "authority_valid_until": valid_until}),
-            })?;
-            p.authority_document = document.to_string();
-            p.authority_valid_until = ts(valid_until);
-            Ok(person_view(p, &o))
-        })
+    ) -> Result<()> {
+        diesel::update(persons::table.find(id))
+            .set((
+                persons::authority_document.eq(document),
+                persons::authority_valid_until.eq(ts(valid_until)),
+            ))
+            .execute(self.c)
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Compare-and-set: an authorised person's authority ends. False when
+    /// it had ended already.
+    pub fn terminate_person(
+        &mut self,
+        id: &str,
+        at: DateTime<Utc>,
+        document: &str,
+    ) -> Result<bool> {
+        let n = diesel::update(persons::table.find(id).filter(persons::status.eq(ACTIVE)))
+            .set((
+                persons::status.eq(TERMINATED),
+                persons::terminated_at.eq(Some(ts(at))),
+                persons::terminated_document.eq(Some(document)),
+            ))
+            .execute(self.c)
+            .map_err(db_error)?;
+        Ok(n == 1)
+    }
+
+    /// Compare-and-set: an active agreement ends. False when it had ended.
+    pub fn terminate_organization(
+        &mut self,
+        id: &str,
+        at: DateTime<Utc>,
+        document: &str,
+    ) -> Result<bool> {
+        let n = diesel::update(
+            organizations::table
+                .find(id)
+                .filter(organizations::status.eq(ACTIVE)),
+        )
+        .set((
+            organizations::status.eq(TERMINATED),
+            organizations::terminated_at.eq(Some(ts(at))),
+            organizations::terminated_document.eq(Some(document)),
+        ))
+        .execute(self.c)
+        .map_err(db_error)?;
+        Ok(n == 1)
     }
 }

@@ -10,8 +10,8 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header;
 use actix_web::{test, web, App};
 use ca_api::state::AppState;
+use ca_authority::{Authority, ManualClock};
 use ca_core::keystore;
-use ca_store::{ManualClock, Registry};
 use ca_tests::{TestCa, TestDb};
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ pub const MAX_BODY: usize = 64 * 1024;
 
 pub struct Env {
     pub t: TestCa,
-    pub reg: Arc<Registry>,
+    pub reg: Arc<Authority>,
     pub clock: Arc<ManualClock>,
 }
 
@@ -33,14 +33,8 @@ impl Env {
         let (ca, _) =
             keystore::open_or_create(&t.path().join("data"), &p.ca, None, Utc::now()).unwrap();
         let reg =
-            Arc::new(Registry::open(&db.url, Arc::new(ca), Arc::new(p), clock.clone()).unwrap());
-        reg.add_operator(
-            "system",
-            "admin",
-            "admin",
-            &ca_api::auth::hash_password(ADMIN_PASSWORD).unwrap(),
-        )
-        .unwrap();
+            Arc::new(Authority::open(&db.url, Arc::new(ca), Arc::new(p), clock.clone()).unwrap());
+        reg.bootstrap_admin(ADMIN_PASSWORD).unwrap();
         reg.publish_crl("system").unwrap();
         Env { t, reg, clock }
     }

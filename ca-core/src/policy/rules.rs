@@ -20,6 +20,40 @@ pub struct PasswordPolicy {
     pub session_minutes: u32,
 }
 
+impl PasswordPolicy {
+    /// SPEC §5: at least `min_length` characters, with digits, upper- and
+    /// lower-case letters.
+    pub fn check(&self, password: &str) -> crate::Result<()> {
+        let long = password.chars().count() >= self.min_length;
+        let digit = password.chars().any(|c| c.is_ascii_digit());
+        let upper = password.chars().any(char::is_uppercase);
+        let lower = password.chars().any(char::is_lowercase);
+        if long && digit && upper && lower {
+            Ok(())
+        } else {
+            Err(crate::Error::invalid(format!(
+                "a password needs at least {} characters, with digits, upper- and lower-case letters",
+                self.min_length
+            )))
+        }
+    }
+
+    /// SPEC §5: a password must be changed at least every `max_age_days`.
+    pub fn expired(
+        &self,
+        changed_at: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        now > changed_at + chrono::Duration::days(self.max_age_days.into())
+    }
+
+    /// SPEC §5: the account locks after `lockout_after` wrong passwords in a
+    /// row.
+    pub fn locks_at(&self, failed_in_a_row: i32) -> bool {
+        i64::from(failed_in_a_row) >= i64::from(self.lockout_after)
+    }
+}
+
 /// The validated rules.
 #[derive(Clone, Debug)]
 pub struct Rules {

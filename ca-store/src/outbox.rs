@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use ca_core::Result;
 
-use crate::clock::{dt, ts};
-use crate::db::{db_error, AnyConnection};
+use crate::db::db_error;
+use crate::mapping::{dt, ts};
 use crate::models::OutboxRow;
 use crate::schema::{organizations, outbox, persons};
-use crate::Registry;
+use crate::Tx;
 
 /// A notification waiting for delivery.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -34,47 +34,55 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
-/// Queues a notification for the person (and so their organisation).
-pub(crate) fn queue(
-    conn: &mut AnyConnection,
-    now: i64,
-    person_id: Option<&str>,
-    event: &str,
-    payload: serde_json::Value,
-) -> Result<()> {
-    let organization_id = match person_id {
-        Some(p) => persons::table
-            .find(p)
-            .select(persons::organization_id)
-            .first::<String>(conn)
-            .optional()
-            .map_err(db_error)?,
-        None => None,
-    };
-    let body = serde_json::json!({ "event": event, "person_id": person_id, "data": payload });
-    diesel::insert_into(outbox::table)
-        .values(OutboxRow {
-            id: ca_core::random_id(),
-            created_at: now,
-            person_id: person_id.map(str::to_string),
-            organization_id,
-            event: event.to_string(),
-            payload: body.to_string(),
-            attempts: 0,
-            next_attempt_at: now,
-            delivered_at: None,
-            last_error: None,
-        })
-        .execute(conn)
-        .map_err(db_error)?;
-    Ok(())
-}
+impl Tx<'_> {
+    /// Queues a notification for the person (and so their organisation), in
+    /// the transaction of the event it tells of.
+    pub fn notify(
+        &mut self,
+        now: DateTime<Utc>,
+        person_id: Option<&str>,
+        event: &str,
+        payload: serde_json::Value,
+    ) -> Result<()> {
+        let conn = &mut *self.c;
+        let now = ts(now);
+        let organization_id = match person_id {
+            Some(p) => persons::table
+                .find(p)
+                .select(persons::organization_id)
+                .first::<String>(conn)
+                .optional()
+                .map_err(db_error)?,
+            None => None,
+        };
+        let body = serde_json::json!({ "event": event, "person_id": person_id, "data": payload });
+        diesel::insert_into(outbox::table)
+            .values(OutboxRow {
+                id: ca_core::random_id(),
+                created_at: now,
+                person_id: person_id.map(str::to_string),
+                organization_id,
+                event: event.to_string(),
+                payload: body.to_string(),
+                attempts: 0,
+                next_attempt_at: now,
+                delivered_at: None,
+                last_error: None,
+            })
+            .execute(conn)
+            .map_err(db_error)?;
+        Ok(())
+    }
 
-impl Registry {
     /// Notifications due for a delivery attempt, oldest first.
-    pub fn due_notifications(&self, limit: i64) -> Result<Vec<Notification>> {
-        let now = ts(self.now());
-        self.read(|c| {
+    pub fn due_notifications(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Notification>> {
+        let now = ts(now);
+        let c = &mut *self.c;
+        {
             let rows: Vec<(OutboxRow, Option<String>)> = outbox::table
                 .left_join(
                     organizations::table
@@ -102,13 +110,14 @@ impl Registry {
                     created_at: dt(r.created_at),
                 })
                 .collect())
-        })
+        }
     }
 
     /// Marks a notification delivered (only once: compare-and-set).
-    pub fn notification_delivered(&self, id: &str) -> Result<bool> {
-        let now = ts(self.now());
-        self.write(|c| {
+    pub fn notification_delivered(&mut self, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        let now = ts(now);
+        let c = &mut *self.c;
+        {
             let n = diesel::update(
                 outbox::table
                     .find(id)
@@ -118,14 +127,14 @@ impl Registry {
             .execute(c)
             .map_err(db_error)?;
             Ok(n == 1)
-        })
+        }
     }
 
     /// Records a failed attempt; the next one waits 2^attempts minutes, up
     /// to a day.
-    pub fn notification_failed(&self, id: &str, error: &str) -> Result<()> {
-        let now = self.now();
-        self.write(|c| {
+    pub fn notification_failed(&mut self, id: &str, error: &str, now: DateTime<Utc>) -> Result<()> {
+        let c = &mut *self.c;
+        {
             let attempts: i32 = outbox::table
                 .find(id)
                 .select(outbox::attempts)
@@ -141,12 +150,13 @@ impl Registry {
                 .execute(c)
                 .map_err(db_error)?;
             Ok(())
-        })
+        }
     }
 
     /// All notifications about a person (tests and operators).
-    pub fn notifications_for(&self, person_id: &str) -> Result<Vec<Notification>> {
-        self.read(|c| {
+    pub fn notifications_for(&mut self, person_id: &str) -> Result<Vec<Notification>> {
+        let c = &mut *self.c;
+        {
             let rows: Vec<OutboxRow> = outbox::table
                 .filter(outbox::person_id.eq(person_id))
                 .order(outbox::created_at.asc())
@@ -165,6 +175,6 @@ impl Registry {
                     created_at: dt(r.created_at),
                 })
                 .collect())
-        })
+        }
     }
 }

@@ -53,13 +53,3 @@ impl Clock for ManualClock {
 pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
-
-/// Unix seconds of a time.
-pub fn ts(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
-}
-
-/// The time of Unix seconds.
-pub fn dt(secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(secs, 0).unwrap_or_default()
-}

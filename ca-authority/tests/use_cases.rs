@@ -127,7 +127,7 @@ fn self_signed_request_waits_for_the_act_then_for_approval() {
             ErrorKind::WrongState
         );
         let act = w.reg.request_act(&v.id).unwrap();
-        assert_eq!(act.key_sha256.len(), 64);
+        assert_eq!(act.request.key_sha256.len(), 64);
         assert!(act.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
         let v = w.reg.confirm_act("registrar", &v.id).unwrap();
         assert_eq!(v.status, "pending");
@@ -473,7 +473,7 @@ fn revocation_on_application_and_its_refusals() {
             .revoke(
                 "registrar",
                 &serial,
-                RevocationReason::CertificateHold,
+                RevocationReason::CertificateHold.code(),
                 "З-0",
                 None,
             )
@@ -483,7 +483,7 @@ fn revocation_on_application_and_its_refusals() {
             .revoke(
                 "registrar",
                 &serial,
-                RevocationReason::KeyCompromise,
+                RevocationReason::KeyCompromise.code(),
                 "З-1",
                 Some(&w.person.id),
             )
@@ -493,7 +493,7 @@ fn revocation_on_application_and_its_refusals() {
             .revoke(
                 "registrar",
                 &serial,
-                RevocationReason::KeyCompromise,
+                RevocationReason::KeyCompromise.code(),
                 "З-2",
                 None,
             )
@@ -521,7 +521,7 @@ fn revocation_on_application_and_its_refusals() {
             .revoke(
                 "registrar",
                 &other,
-                RevocationReason::Superseded,
+                RevocationReason::Superseded.code(),
                 "З-3",
                 None,
             )
@@ -706,7 +706,7 @@ fn a_revoked_certificate_stays_listed_until_one_crl_after_its_expiry() {
             .revoke(
                 "registrar",
                 &serial,
-                RevocationReason::KeyCompromise,
+                RevocationReason::KeyCompromise.code(),
                 "З-1",
                 None,
             )
@@ -755,7 +755,7 @@ fn delta_crls_are_cumulative_on_a_stable_base_with_remove_from_crl() {
             .revoke(
                 "registrar",
                 &other,
-                RevocationReason::KeyCompromise,
+                RevocationReason::KeyCompromise.code(),
                 "З-3",
                 None,
             )

@@ -6,10 +6,13 @@
 
 use std::sync::Arc;
 
+use ca_authority::{Authority, ManualClock};
+use ca_core::api::{CertificateView, RequestView};
 use ca_core::api::{NewOrganization, NewPerson, Organization, Person};
 use ca_core::keystore;
 use ca_core::policy::Policies;
-use ca_store::{ManualClock, Registry};
+use ca_core::request_status::RequestStatus;
+use ca_core::views;
 use ca_tests::TestCa;
 pub use ca_tests::TestDb;
 use chrono::{Duration, Utc};
@@ -23,10 +26,96 @@ pub fn subj(full_name: &str, position: &str) -> String {
     format!("/C=RU/O={ORG_NAME}/OGRN={OGRN}/title={position}/CN={full_name}")
 }
 
+/// The authority seen through the API's views: the tests assert on what
+/// client software and operators are shown.
+pub struct Reg(pub Authority);
+
+/// A submission as the client sees it.
+#[derive(Debug)]
+pub struct Submitted {
+    pub view: RequestView,
+    pub created: bool,
+}
+
+impl std::ops::Deref for Reg {
+    type Target = Authority;
+    fn deref(&self) -> &Authority {
+        &self.0
+    }
+}
+
+impl Reg {
+    pub fn submit_request(&self, body: &[u8]) -> ca_core::Result<Submitted> {
+        self.0.submit_request(body).map(|s| Submitted {
+            view: views::request(&s.request),
+            created: s.created,
+        })
+    }
+
+    pub fn request(&self, id: &str) -> ca_core::Result<RequestView> {
+        self.0.request(id).map(|r| views::request(&r))
+    }
+
+    pub fn requests(&self, status: Option<&str>) -> ca_core::Result<Vec<RequestView>> {
+        let status = status.map(|s| RequestStatus::from_code(s).expect("a status"));
+        self.0.requests(status).map(|rs| views::requests(&rs))
+    }
+
+    pub fn approve(&self, actor: &str, id: &str) -> ca_core::Result<RequestView> {
+        self.0.approve(actor, id).map(|r| views::request(&r))
+    }
+
+    pub fn reject(
+        &self,
+        actor: &str,
+        id: &str,
+        reasons: &[String],
+        comment: Option<&str>,
+    ) -> ca_core::Result<RequestView> {
+        self.0
+            .reject(actor, id, reasons, comment)
+            .map(|r| views::request(&r))
+    }
+
+    pub fn confirm_act(&self, actor: &str, id: &str) -> ca_core::Result<RequestView> {
+        self.0.confirm_act(actor, id).map(|r| views::request(&r))
+    }
+
+    pub fn certificate(
+        &self,
+        serial: &str,
+        operator: bool,
+    ) -> ca_core::Result<(CertificateView, Option<Vec<u8>>)> {
+        let (c, der) = self.0.certificate(serial)?;
+        Ok((views::certificate(&c, self.0.now(), operator), der))
+    }
+
+    pub fn certificates(
+        &self,
+        person: Option<&str>,
+        status: Option<&str>,
+    ) -> ca_core::Result<Vec<CertificateView>> {
+        let now = self.0.now();
+        Ok(self
+            .0
+            .certificates(person)?
+            .iter()
+            .map(|c| views::certificate(c, now, true))
+            .filter(|v| status.is_none_or(|s| v.status == s))
+            .collect())
+    }
+
+    pub fn register_person(&self, actor: &str, new: NewPerson) -> ca_core::Result<Person> {
+        self.0
+            .register_person(actor, new)
+            .map(|p| views::person(&p))
+    }
+}
+
 /// A CA, a registry on `db`, one organisation and one person.
 pub struct World {
     pub t: TestCa,
-    pub reg: Arc<Registry>,
+    pub reg: Arc<Reg>,
     pub clock: Arc<ManualClock>,
     pub org: Organization,
     pub person: Person,
@@ -37,10 +126,10 @@ pub fn policies() -> Policies {
 }
 
 /// A registry for the CA whose key store is `<dir>/data`, on `url`.
-pub fn open_registry(dir: &std::path::Path, url: &str, clock: Arc<ManualClock>) -> Registry {
+pub fn open_registry(dir: &std::path::Path, url: &str, clock: Arc<ManualClock>) -> Reg {
     let p = policies();
     let (ca, _) = keystore::open_or_create(&dir.join("data"), &p.ca, None, Utc::now()).unwrap();
-    Registry::open(url, Arc::new(ca), Arc::new(p), clock).unwrap()
+    Reg(Authority::open(url, Arc::new(ca), Arc::new(p), clock).unwrap())
 }
 
 impl World {
@@ -49,6 +138,7 @@ impl World {
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let reg = Arc::new(open_registry(t.path(), &db.url, clock.clone()));
         let org = reg
+            .0
             .register_organization(
                 "registrar",
                 NewOrganization {
@@ -59,6 +149,7 @@ impl World {
                     webhook_url: None,
                 },
             )
+            .map(|o| views::organization(&o))
             .unwrap();
         let person = World::add_person(
             &reg,
@@ -77,7 +168,7 @@ impl World {
     }
 
     pub fn add_person(
-        reg: &Registry,
+        reg: &Reg,
         org: &Organization,
         name: &str,
         position: &str,

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::sync::Arc;
 
-use ca_store::ManualClock;
+use ca_authority::ManualClock;
 use chrono::{Duration, Utc};
 use der::Decode;
 use support::{on_each_backend, open_registry, World};
@@ -35,7 +35,7 @@ fn crash_child() {
     let r = reg
         .reserve_technological("registrar", &person, req.info.public_key)
         .unwrap();
-    println!("reserved {}", r.serial());
+    println!("reserved {}", r.serial);
     // The process dies after the reservation committed, before signing.
     std::process::abort();
 }
@@ -106,7 +106,7 @@ fn crash_between_reserving_a_serial_and_storing_the_certificate() {
         reg.revoke(
             "registrar",
             &serial,
-            ca_core::crl::RevocationReason::KeyCompromise,
+            ca_core::crl::RevocationReason::KeyCompromise.code(),
             "З-1",
             None,
         )

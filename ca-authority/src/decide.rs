@@ -1,0 +1,314 @@
+//! Operators' decisions on requests (SPEC §3.3): approve, reject, confirm
+//! the paper act; what is due; and the reads of one request.
+
+use chrono::{DateTime, Utc};
+use der::Encode;
+
+use ca_core::api::DueItem;
+use ca_core::csr::CertificationRequest;
+use ca_core::records::{CertificateStatus, OrganizationRecord, Registration, RequestRecord};
+use ca_core::request_status::{transition, RequestEvent, RequestStatus};
+use ca_core::rules::{check_approval, ApprovalContext};
+use ca_core::{Error, Reason, Result};
+use ca_store::{Event, Outcome, RequestDecision, Tx};
+
+use crate::issue::ToIssue;
+use crate::Authority;
+
+/// What the printable acceptance act shows (SPEC §4, `004_*.txt`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActData {
+    /// The request.
+    pub request: RequestRecord,
+    /// Subject as requested, RFC 4514.
+    pub subject: String,
+    /// The public key, PEM.
+    pub public_key_pem: String,
+    /// The person and organisation, when known.
+    pub person: Option<(Registration, OrganizationRecord)>,
+}
+
+fn load(tx: &mut Tx<'_>, id: &str) -> Result<RequestRecord> {
+    tx.request(id)?
+        .ok_or_else(|| Error::not_found(format!("no request {id}")))
+}
+
+/// `WrongState` unless `event` applies to the request now.
+fn next_status(r: &RequestRecord, event: RequestEvent) -> Result<RequestStatus> {
+    transition(r.status, event).ok_or_else(|| {
+        Error::wrong_state(format!(
+            "request {} is {}; it cannot be {}",
+            r.id,
+            r.status.public(),
+            match event {
+                RequestEvent::ActConfirmed => "confirmed",
+                RequestEvent::Reserved => "approved",
+                RequestEvent::Signed => "signed",
+                RequestEvent::Reject | RequestEvent::Terminate => "rejected",
+            }
+        ))
+    })
+}
+
+impl Authority {
+    /// One request.
+    pub fn request(&self, id: &str) -> Result<RequestRecord> {
+        self.store.read(|tx| load(tx, id))
+    }
+
+    /// Requests, oldest first, optionally those the API shows in one status
+    /// (`pending` includes requests being issued).
+    pub fn requests(&self, public_status: Option<RequestStatus>) -> Result<Vec<RequestRecord>> {
+        let statuses = public_status
+            .map(RequestStatus::stored_for_public)
+            .unwrap_or_default();
+        self.store.read(|tx| tx.requests(&statuses))
+    }
+
+    /// The issued certificate of a request; `WrongState` while not issued.
+    pub fn request_certificate(&self, id: &str) -> Result<Vec<u8>> {
+        self.store.read(|tx| {
+            let r = load(tx, id)?;
+            let serial = r
+                .certificate_serial
+                .filter(|_| r.status == RequestStatus::Issued)
+                .ok_or_else(|| {
+                    Error::wrong_state(format!("request {id} is {}, not issued", r.status.public()))
+                })?;
+            tx.certificate_der(&serial)?
+                .ok_or_else(|| Error::wrong_state("certificate not signed yet"))
+        })
+    }
+
+    /// What the acceptance act of a request shows.
+    pub fn request_act(&self, id: &str) -> Result<ActData> {
+        self.store.read(|tx| {
+            let request = load(tx, id)?;
+            let csr = CertificationRequest::from_der(&request.csr)?;
+            let spki = csr
+                .request
+                .info
+                .public_key
+                .to_der()
+                .map_err(|e| Error::internal(e.to_string()))?;
+            let person = match &request.person_id {
+                Some(p) => match tx.person(p)? {
+                    Some(reg) => tx.organization(&reg.organization_id)?.map(|o| (reg, o)),
+                    None => None,
+                },
+                None => None,
+            };
+            Ok(ActData {
+                subject: csr.request.info.subject.to_string(),
+                public_key_pem: ca_core::der_to_pem("PUBLIC KEY", &spki),
+                person,
+                request,
+            })
+        })
+    }
+
+    /// An operator approves a pending request. The signing certificate, the
+    /// person and the key are checked again at decision time
+    /// ([`check_approval`]); a refusal rejects the request.
+    pub fn approve(&self, actor: &str, id: &str) -> Result<RequestRecord> {
+        let now = self.now();
+        let reservation = self.store.write_verdict(|tx| {
+            let r = load(tx, id)?;
+            next_status(&r, RequestEvent::Reserved)?;
+            let person = match &r.person_id {
+                Some(p) => tx.person(p)?,
+                None => None,
+            };
+            let signer = match &r.signer_serial {
+                Some(serial) => tx
+                    .certificate(serial)?
+                    .map(|c| c.record)
+                    .filter(|c| c.status != CertificateStatus::Signing),
+                None => None,
+            };
+            let reasons = check_approval(&ApprovalContext {
+                now,
+                signed_by_certificate: r.signer_serial.is_some(),
+                signer: signer.as_ref(),
+                person: person.as_ref().map(|p| &p.person),
+                key_already_certified: tx.key_certified(&r.key_sha256)?,
+            });
+            if !reasons.is_empty() {
+                self.record_rejection(
+                    tx,
+                    actor,
+                    &r,
+                    RequestEvent::Reject,
+                    &reasons,
+                    Some("refused at approval: the registration changed"),
+                    now,
+                )?;
+                return Ok(Err(Error::reasons(
+                    reasons,
+                    "the request no longer passes the rules; it was rejected",
+                )));
+            }
+            let reg = person.expect("an authorised person was checked above");
+            tx.audit(
+                now,
+                Event {
+                    actor,
+                    action: "request.approve",
+                    object: format!("request:{id}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({}),
+                },
+            )?;
+            let csr = CertificationRequest::from_der(&r.csr)?;
+            Ok(Ok(self.reserve(
+                tx,
+                actor,
+                ToIssue {
+                    person_id: &reg.person.id,
+                    profile: r.profile,
+                    subject: reg.person.subject.to_name()?,
+                    public_key: csr.key.spki().clone(),
+                    authority_valid_until: reg.person.authority_valid_until,
+                    request_id: Some(id),
+                },
+            )?))
+        })?;
+        self.complete(actor, &reservation)?;
+        self.request(id)
+    }
+
+    /// Rejects `r` (compare-and-set on its status) with its audit row and
+    /// the person's notification, inside the caller's transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_rejection(
+        &self,
+        tx: &mut Tx<'_>,
+        actor: &str,
+        r: &RequestRecord,
+        event: RequestEvent,
+        reasons: &[Reason],
+        comment: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let to = next_status(r, event)?;
+        let codes: Vec<String> = reasons.iter().map(|x| x.code().to_string()).collect();
+        let changed = tx.set_request_status(
+            &r.id,
+            r.status,
+            to,
+            &RequestDecision {
+                reasons: Some(&codes),
+                comment,
+                decided: Some((actor, now)),
+                ..RequestDecision::default()
+            },
+        )?;
+        if !changed {
+            return Err(Error::wrong_state("the request changed concurrently"));
+        }
+        tx.audit(
+            now,
+            Event {
+                actor,
+                action: "request.reject",
+                object: format!("request:{}", r.id),
+                outcome: Outcome::Refused,
+                reasons: reasons.to_vec(),
+                details: serde_json::json!({"comment": comment}),
+            },
+        )?;
+        tx.notify(
+            now,
+            r.person_id.as_deref(),
+            "request.rejected",
+            serde_json::json!({
+                "request_id": r.id, "reasons": codes, "comment": comment,
+            }),
+        )
+    }
+
+    /// An operator rejects a pending request with reason codes and a comment.
+    pub fn reject(
+        &self,
+        actor: &str,
+        id: &str,
+        reasons: &[String],
+        comment: Option<&str>,
+    ) -> Result<RequestRecord> {
+        let codes = reasons
+            .iter()
+            .map(|r| {
+                Reason::from_code(r)
+                    .ok_or_else(|| Error::invalid(format!("unknown reason code {r:?}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        if codes.is_empty() {
+            return Err(Error::invalid("at least one reason code is required"));
+        }
+        let now = self.now();
+        self.store.write(|tx| {
+            let r = load(tx, id)?;
+            self.record_rejection(tx, actor, &r, RequestEvent::Reject, &codes, comment, now)?;
+            load(tx, id)
+        })
+    }
+
+    /// An operator confirms the signed paper acceptance act of an
+    /// `initial_self_signed` request (1.77): it becomes `pending`.
+    pub fn confirm_act(&self, actor: &str, id: &str) -> Result<RequestRecord> {
+        let now = self.now();
+        self.store.write(|tx| {
+            let r = load(tx, id)?;
+            let to = next_status(&r, RequestEvent::ActConfirmed)?;
+            let changed = tx.set_request_status(
+                id,
+                r.status,
+                to,
+                &RequestDecision {
+                    act_confirmed: Some((actor, now)),
+                    decision_due: Some(self.policies.calendar.issuance_due(now)),
+                    ..RequestDecision::default()
+                },
+            )?;
+            if !changed {
+                return Err(Error::wrong_state("the request changed concurrently"));
+            }
+            tx.audit(
+                now,
+                Event {
+                    actor,
+                    action: "request.confirm_act",
+                    object: format!("request:{id}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({"key_sha256": r.key_sha256}),
+                },
+            )?;
+            load(tx, id)
+        })
+    }
+
+    /// Pending requests with their due times, overdue first, then by due time.
+    pub fn due(&self) -> Result<Vec<DueItem>> {
+        let now = self.now();
+        let pending = self
+            .store
+            .read(|tx| tx.requests(&[RequestStatus::Pending]))?;
+        let mut items: Vec<DueItem> = pending
+            .into_iter()
+            .filter_map(|r| {
+                let due = r.decision_due?;
+                Some(DueItem {
+                    kind: "request".into(),
+                    id: r.id,
+                    status: r.status.public().code().into(),
+                    due,
+                    overdue: due < now,
+                })
+            })
+            .collect();
+        items.sort_by_key(|i| (!i.overdue, i.due));
+        Ok(items)
+    }
+}

@@ -1,0 +1,86 @@
+//! `ca-authority`: the CA's use cases (SPEC §3–§5), one file each, in the
+//! place of Boulder's registration authority. Each one loads the facts from
+//! the store, asks `ca_core::rules` for the verdict, writes the outcome with
+//! its audit row and notification in one store transaction, and — alone in
+//! the workspace — calls the CA signer and generates keys. HTTP knows only
+//! this crate; this crate knows no HTTP.
+
+#![forbid(unsafe_code)]
+
+mod certificates;
+mod decide;
+mod issue;
+mod notifications;
+mod operators;
+pub mod passwords;
+mod publish;
+mod registry;
+mod submit;
+mod technological;
+mod terminate;
+
+use std::sync::Arc;
+
+use ca_core::clock::Clock;
+use ca_core::policy::Policies;
+use ca_core::{CertificateAuthority, Result};
+use ca_store::Store;
+
+pub use ca_core::clock::{ManualClock, SystemClock};
+pub use ca_store::{Notification, StoredCrl};
+pub use decide::ActData;
+pub use operators::{Authenticated, LoginOutcome};
+pub use submit::Submission;
+pub use technological::{TechnologicalIssued, TechnologicalKey};
+
+/// The CA at work: its store, its key (through the signer inside the
+/// [`CertificateAuthority`]), its policies and its clock.
+pub struct Authority {
+    store: Store,
+    ca: Arc<CertificateAuthority>,
+    policies: Arc<Policies>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Authority {
+    /// Opens the database at `url` (migrating it) for `ca` under `policies`.
+    pub fn open(
+        url: &str,
+        ca: Arc<CertificateAuthority>,
+        policies: Arc<Policies>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Authority> {
+        Ok(Authority {
+            store: Store::open(url)?,
+            ca,
+            policies,
+            clock,
+        })
+    }
+
+    /// The CA's public side (certificate, name, URLs).
+    pub fn ca(&self) -> &CertificateAuthority {
+        &self.ca
+    }
+
+    /// The policies.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+
+    /// The current time, from the injected clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Verifies the audit chain.
+    pub fn verify_audit(&self) -> Result<ca_core::api::AuditVerification> {
+        self.store.read(|tx| tx.verify_audit())
+    }
+
+    /// Audit records after `after` (at most 1000).
+    pub fn audit_records(&self, after: i64, limit: i64) -> Result<Vec<ca_core::api::AuditRecord>> {
+        self.store
+            .read(|tx| tx.audit_records(after, limit.clamp(1, 1000)))
+    }
+}

@@ -1,0 +1,364 @@
+//! Operators, their logins and sessions (SPEC §5): lockout after wrong
+//! passwords in a row, password rules and age, sessions that expire and end
+//! when the password changes or the account is disabled.
+
+use chrono::{DateTime, Duration, Utc};
+
+use ca_core::api::Session;
+use ca_core::records::{OperatorRecord, Role};
+use ca_core::{Error, ErrorKind, Reason, Result};
+use ca_store::{Event, Outcome, Tx};
+
+use crate::passwords::{hash_password, new_token, verify_decoy, verify_password};
+use crate::Authority;
+
+/// What a login came to.
+pub type LoginOutcome = Result<Session>;
+
+fn bad_credentials() -> Error {
+    Error::new(ErrorKind::Unauthenticated, "wrong user name or password")
+}
+
+fn locked_now() -> Error {
+    Error::new(
+        ErrorKind::Forbidden,
+        "too many wrong passwords: the account is now locked",
+    )
+    .with_reasons(&[Reason::AccountLocked])
+}
+
+fn login_event<'a>(username: &'a str, outcome: Outcome, details: serde_json::Value) -> Event<'a> {
+    Event {
+        actor: username,
+        action: "operator.login",
+        object: format!("operator:{username}"),
+        outcome,
+        reasons: vec![],
+        details,
+    }
+}
+
+/// Who a live session belongs to.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// The operator.
+    pub operator: OperatorRecord,
+    /// The password must be changed before anything else.
+    pub must_change_password: bool,
+}
+
+impl Authority {
+    /// Counts a wrong password against `username` inside the caller's
+    /// transaction; returns whether the account is now locked.
+    fn count_failure(
+        &self,
+        tx: &mut Tx<'_>,
+        op: &OperatorRecord,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let attempts = op.failed_attempts + 1;
+        let locked = op.locked || self.policies.rules.passwords.locks_at(attempts);
+        tx.set_login_failures(&op.username, attempts, locked)?;
+        tx.audit(
+            now,
+            login_event(
+                &op.username,
+                Outcome::Refused,
+                serde_json::json!({"why": "wrong password", "failed_attempts": attempts, "locked": locked}),
+            ),
+        )?;
+        Ok(locked)
+    }
+
+    /// Logs an operator in (argon2id; call it where hashing is rationed).
+    pub fn login(&self, username: &str, password: &str) -> LoginOutcome {
+        let now = self.now();
+        let policy = &self.policies.rules.passwords;
+        let Some(op) = self.store.read(|tx| tx.operator(username))? else {
+            verify_decoy(password);
+            self.store.write(|tx| {
+                tx.audit(
+                    now,
+                    login_event(
+                        username,
+                        Outcome::Refused,
+                        serde_json::json!({"why": "unknown operator"}),
+                    ),
+                )
+            })?;
+            return Err(bad_credentials());
+        };
+        if op.disabled {
+            self.store.write(|tx| {
+                tx.audit(
+                    now,
+                    login_event(
+                        username,
+                        Outcome::Refused,
+                        serde_json::json!({"why": "disabled"}),
+                    ),
+                )
+            })?;
+            return Err(Error::new(ErrorKind::Forbidden, "the account is disabled")
+                .with_reasons(&[Reason::AccountDisabled]));
+        }
+        if op.locked {
+            self.store.write(|tx| {
+                tx.audit(
+                    now,
+                    login_event(
+                        username,
+                        Outcome::Refused,
+                        serde_json::json!({"why": "locked"}),
+                    ),
+                )
+            })?;
+            return Err(Error::new(
+                ErrorKind::Forbidden,
+                "the account is locked after wrong passwords; an admin can unlock it",
+            )
+            .with_reasons(&[Reason::AccountLocked]));
+        }
+        if !verify_password(&op.password_hash, password) {
+            let locked = self.store.write(|tx| self.count_failure(tx, &op, now))?;
+            return Err(if locked {
+                locked_now()
+            } else {
+                bad_credentials()
+            });
+        }
+        let (token, hash) = new_token();
+        let expires_at = now + Duration::minutes(policy.session_minutes.into());
+        self.store.write(|tx| {
+            tx.set_login_failures(username, 0, false)?;
+            tx.insert_session(username, &hash, now, expires_at)?;
+            tx.audit(
+                now,
+                login_event(username, Outcome::Ok, serde_json::json!({})),
+            )
+        })?;
+        Ok(Session {
+            token,
+            expires_at,
+            must_change_password: op.must_change_password
+                || policy.expired(op.password_changed_at, now),
+        })
+    }
+
+    /// The operator of a live session, by the token's hash.
+    pub fn authenticate(&self, token_sha256: &str) -> Result<Authenticated> {
+        let now = self.now();
+        let operator = self
+            .store
+            .read(|tx| tx.session_operator(token_sha256, now))?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Unauthenticated,
+                    "the session is unknown or has expired; log in again",
+                )
+            })?;
+        if operator.disabled {
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "the account is disabled",
+            ));
+        }
+        let policy = &self.policies.rules.passwords;
+        Ok(Authenticated {
+            must_change_password: operator.must_change_password
+                || policy.expired(operator.password_changed_at, now),
+            operator,
+        })
+    }
+
+    /// Changes one's own password; every other session of the operator
+    /// ends. A wrong old password counts towards the lockout, like a wrong
+    /// login: a stolen session must not allow unlimited guessing.
+    pub fn change_password(
+        &self,
+        username: &str,
+        session_token_sha256: &str,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let op = self
+            .store
+            .read(|tx| tx.operator(username))?
+            .ok_or_else(|| Error::not_found("operator vanished"))?;
+        if !verify_password(&op.password_hash, old_password) {
+            let locked = self.store.write(|tx| self.count_failure(tx, &op, now))?;
+            return Err(if locked {
+                locked_now()
+            } else {
+                Error::new(ErrorKind::Forbidden, "the old password is wrong")
+            });
+        }
+        if old_password == new_password {
+            return Err(Error::invalid(
+                "the new password must differ from the old one",
+            ));
+        }
+        self.policies.rules.passwords.check(new_password)?;
+        let hash = hash_password(new_password)?;
+        self.store.write(|tx| {
+            if !tx.set_password_hash(username, &hash, now)? {
+                return Err(Error::not_found(format!("no operator {username}")));
+            }
+            tx.end_sessions(username, Some(session_token_sha256))?;
+            tx.audit(
+                now,
+                Event {
+                    actor: username,
+                    action: "operator.password",
+                    object: format!("operator:{username}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({}),
+                },
+            )
+        })
+    }
+
+    /// Adds an operator; the password must be changed at first login.
+    pub fn add_operator(
+        &self,
+        actor: &str,
+        username: &str,
+        role: &str,
+        password: &str,
+    ) -> Result<OperatorRecord> {
+        let role = Role::from_code(role).ok_or_else(|| {
+            let all: Vec<&str> = Role::ALL.iter().map(|r| r.code()).collect();
+            Error::invalid(format!("role must be one of {all:?}"))
+        })?;
+        if username.is_empty()
+            || username.len() > 64
+            || !username
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        {
+            return Err(Error::invalid(
+                "username: 1 to 64 of a-z, A-Z, 0-9, '.', '_', '-'",
+            ));
+        }
+        self.policies.rules.passwords.check(password)?;
+        let hash = hash_password(password)?;
+        let now = self.now();
+        self.store.write(|tx| {
+            let op = tx.insert_operator(username, role, &hash, now)?;
+            tx.audit(
+                now,
+                Event {
+                    actor,
+                    action: "operator.add",
+                    object: format!("operator:{username}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({"role": role.code()}),
+                },
+            )?;
+            Ok(op)
+        })
+    }
+
+    /// The first start's operator `admin` (SPEC §4), when there is none.
+    /// Returns false when operators exist already.
+    pub fn bootstrap_admin(&self, password: &str) -> Result<bool> {
+        if self.store.read(|tx| tx.operator_count())? > 0 {
+            return Ok(false);
+        }
+        self.add_operator("system", "admin", Role::Admin.code(), password)?;
+        Ok(true)
+    }
+
+    /// Whether any operator exists (readiness).
+    pub fn operator_count(&self) -> Result<i64> {
+        self.store.read(|tx| tx.operator_count())
+    }
+
+    /// All operators.
+    pub fn operators(&self) -> Result<Vec<OperatorRecord>> {
+        self.store.read(|tx| tx.operators())
+    }
+
+    /// Disables an operator and ends their sessions.
+    pub fn disable_operator(&self, actor: &str, username: &str) -> Result<OperatorRecord> {
+        if actor == username {
+            return Err(Error::wrong_state(
+                "an admin cannot disable their own account",
+            ));
+        }
+        self.operator_change(actor, username, "operator.disable", |tx| {
+            let found = tx.disable_operator(username)?;
+            tx.end_sessions(username, None)?;
+            Ok(found)
+        })
+    }
+
+    /// Unlocks an operator locked after wrong passwords.
+    pub fn unlock_operator(&self, actor: &str, username: &str) -> Result<OperatorRecord> {
+        self.operator_change(actor, username, "operator.unlock", |tx| {
+            tx.unlock_operator(username)
+        })
+    }
+
+    fn operator_change(
+        &self,
+        actor: &str,
+        username: &str,
+        action: &str,
+        change: impl FnOnce(&mut Tx<'_>) -> Result<bool>,
+    ) -> Result<OperatorRecord> {
+        let now = self.now();
+        self.store.write(|tx| {
+            if !change(tx)? {
+                return Err(Error::not_found(format!("no operator {username}")));
+            }
+            tx.audit(
+                now,
+                Event {
+                    actor,
+                    action,
+                    object: format!("operator:{username}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({}),
+                },
+            )?;
+            tx.operator(username)?
+                .ok_or_else(|| Error::not_found(format!("no operator {username}")))
+        })
+    }
+
+    /// Writes an audit record for an action the use cases do not see (a
+    /// request refused by the server before it reached them, such as a role
+    /// refusal); fails closed like every other.
+    pub fn audit_event(
+        &self,
+        actor: &str,
+        action: &str,
+        object: &str,
+        refused: bool,
+        details: serde_json::Value,
+    ) -> Result<()> {
+        let now = self.now();
+        self.store.write(|tx| {
+            tx.audit(
+                now,
+                Event {
+                    actor,
+                    action,
+                    object: object.to_string(),
+                    outcome: if refused {
+                        Outcome::Refused
+                    } else {
+                        Outcome::Ok
+                    },
+                    reasons: vec![],
+                    details,
+                },
+            )
+        })
+    }
+}
