@@ -962,3 +962,40 @@ fn two_operators_approving_at_once_issue_one_certificate() {
         assert_eq!(err.kind(), ErrorKind::WrongState);
     });
 }
+
+/// Issue 9, defect 10: after two suspend/resume cycles since the base, the
+/// delta CRL lists the certificate once (RFC 5280 §5.1.2.6), as
+/// removeFromCRL.
+#[test]
+fn a_certificate_resumed_twice_is_listed_once_in_the_delta() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.clock.set(chrono::Utc::now() - Duration::minutes(3));
+        let serial = w.working("work", &w.person);
+        w.clock.advance(Duration::minutes(1));
+        w.reg.publish_crl("registrar").unwrap();
+        for (suspend, resume) in [("З-1", "З-2"), ("З-3", "З-4")] {
+            w.clock.advance(Duration::seconds(5));
+            w.reg
+                .suspend("registrar", &serial, 10, suspend, None)
+                .unwrap();
+            w.clock.advance(Duration::seconds(5));
+            w.reg.resume("registrar", &serial, resume, None).unwrap();
+        }
+        let (delta, der) = w.reg.current_delta_crl().unwrap().unwrap();
+        assert_eq!(delta.entries, 1, "one entry per certificate");
+        w.t.write_pem("twice.crl", "X509 CRL", &der);
+        let out = w.t.openssl(&["crl", "-in", "twice.crl", "-noout", "-text"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text.matches("Serial Number:").count(),
+            1,
+            "one entry: {text}"
+        );
+        assert_eq!(
+            text.matches("Remove From CRL").count(),
+            1,
+            "one removeFromCRL entry: {text}"
+        );
+    });
+}

@@ -270,10 +270,7 @@ impl Tx<'_> {
 
     /// Suspended certificates whose period ended by `now`: serial, owner,
     /// end of the period.
-    pub fn lapsed_suspensions(
-        &mut self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Lapsed>> {
+    pub fn lapsed_suspensions(&mut self, now: DateTime<Utc>) -> Result<Vec<Lapsed>> {
         let rows: Vec<(String, String, Option<i64>)> = certificates::table
             .filter(certificates::status.eq(SUSPENDED))
             .filter(certificates::suspended_until.le(ts(now)))
