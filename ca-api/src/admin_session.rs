@@ -1,6 +1,6 @@
 //! Operator sessions, passwords and operators (SPEC §5).
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpResponse};
 use ca_core::api::{LoginBody, NewOperator, PasswordChange};
 
 use crate::auth::{Admins, Authorized, Caller};
@@ -21,6 +21,14 @@ pub async fn login(
         .hashing(move || authority.login(&username, &password))
         .await?;
     Ok(HttpResponse::Ok().json(session))
+}
+
+/// `DELETE /api/v1/admin/session`: log out; the token ends on the server.
+#[delete("/api/v1/admin/session")]
+pub async fn logout(caller: Caller, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let authority = state.authority.clone();
+    blocking(move || authority.logout(&caller.username, &caller.token_hash)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /api/v1/admin/password`: change one's own password.

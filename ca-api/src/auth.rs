@@ -108,7 +108,12 @@ impl FromRequest for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(|t| t.trim().to_string());
-        let changing_password = req.path() == "/api/v1/admin/password";
+        // Changing the password and logging out stay possible while a
+        // password change is due.
+        let changing_password = matches!(
+            req.path(),
+            "/api/v1/admin/password" | "/api/v1/admin/session"
+        );
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::from(Error::internal("no application state")))?;

@@ -43,6 +43,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/crl"),
     ("GET", "/api/v1/crl/delta"),
     ("POST", "/api/v1/admin/session"),
+    ("DELETE", "/api/v1/admin/session"),
     ("POST", "/api/v1/admin/password"),
     ("POST", "/api/v1/admin/organizations"),
     ("GET", "/api/v1/admin/organizations"),
@@ -102,6 +103,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
         .service(client::crl)
         .service(client::delta_crl)
         .service(admin_session::login)
+        .service(admin_session::logout)
         .service(admin_session::change_password)
         .service(admin_session::add_operator)
         .service(admin_session::list_operators)

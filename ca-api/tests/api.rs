@@ -421,3 +421,45 @@ async fn openapi_document_lists_exactly_the_served_routes() {
         (200, "application/json")
     );
 }
+
+/// Issue 9, defect 14: logging out ends the session on the server; the
+/// token answers 401 afterwards, and the logout is in the audit trail.
+#[actix_web::test]
+async fn logout_ends_the_session_on_the_server() {
+    for db in TestDb::all() {
+        let env = Env::new(&db);
+        let app = app(&env).await;
+        let token = admin(&app).await;
+        assert_eq!(
+            get(&app, "/api/v1/admin/operators", Some(&token))
+                .await
+                .status,
+            200
+        );
+        let r = call(
+            &app,
+            "DELETE",
+            "/api/v1/admin/session",
+            Some(&token),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+        let r = get(&app, "/api/v1/admin/operators", Some(&token)).await;
+        assert_eq!((r.status, r.code().as_str()), (401, "unauthenticated"));
+        let r = call(&app, "DELETE", "/api/v1/admin/session", None, None, &[]).await;
+        assert_eq!(r.status, 401);
+        let actions: Vec<String> = env
+            .reg
+            .audit_records(0, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|a| a.action)
+            .collect();
+        assert!(
+            actions.iter().any(|a| a == "operator.logout"),
+            "{actions:?}"
+        );
+    }
+}

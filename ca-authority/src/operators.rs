@@ -171,6 +171,25 @@ impl Authority {
         })
     }
 
+    /// Ends one session (logout): the token stops working at once.
+    pub fn logout(&self, username: &str, token_sha256: &str) -> Result<()> {
+        let now = self.now();
+        self.store.write(|tx| {
+            tx.end_session(token_sha256)?;
+            tx.audit(
+                now,
+                Event {
+                    actor: username,
+                    action: "operator.logout",
+                    object: format!("operator:{username}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({}),
+                },
+            )
+        })
+    }
+
     /// Changes one's own password; every other session of the operator
     /// ends. A wrong old password counts towards the lockout, like a wrong
     /// login: a stolen session must not allow unlimited guessing.

@@ -110,7 +110,16 @@ pub fn run(command: Command, api: &Api, out: &Output) -> CliResult<()> {
                 }
             }
         }
-        Command::Logout => api.forget_token()?,
+        Command::Logout => {
+            // End the session on the server first; a session that is
+            // already over (401) is as good as ended.
+            let ended = match api.delete("/api/v1/admin/session") {
+                Err(CliError::Refused { status: 401, .. }) => Ok(()),
+                other => other,
+            };
+            api.forget_token()?;
+            ended?
+        }
         Command::Passwd { password_stdin } => {
             let old_password = secret("current password", password_stdin, &mut stdin_lines)?;
             let new_password = secret("new password", password_stdin, &mut stdin_lines)?;

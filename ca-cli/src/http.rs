@@ -89,6 +89,11 @@ impl Api {
         self.send("POST", path, Some(body), None).and_then(decode)
     }
 
+    /// DELETE, expecting nothing.
+    pub fn delete(&self, path: &str) -> CliResult<()> {
+        self.send("DELETE", path, None::<&()>, None).map(|_| ())
+    }
+
     fn send<B: Serialize>(
         &self,
         method: &str,
@@ -98,7 +103,13 @@ impl Api {
     ) -> CliResult<Body> {
         let url = format!("{}{path}", self.base);
         let token = self.token().map(|t| format!("Bearer {t}"));
-        let response = if method == "GET" {
+        let response = if method == "DELETE" {
+            let mut r = self.agent.delete(&url);
+            if let Some(t) = &token {
+                r = r.header("Authorization", t);
+            }
+            r.call()
+        } else if method == "GET" {
             let mut r = self.agent.get(&url);
             if let Some(t) = &token {
                 r = r.header("Authorization", t);
