@@ -128,10 +128,12 @@ fn request_matches_registration(ctx: &RequestContext<'_>) -> Option<Reason> {
     (!matches).then_some(Reason::SubjectMismatch)
 }
 
-/// `weak_key`: the key's algorithm or size is not allowed by the profile.
+/// `weak_key`: the key's algorithm or size is not allowed by the profile, or
+/// it fails a key-quality check of [`crate::goodkey`] (SPEC §3.2). The
+/// message naming the check is [`Profile::check_public_key`]'s error.
 fn key_is_allowed(ctx: &RequestContext<'_>) -> Option<Reason> {
     ctx.profile
-        .check_key(ctx.csr.key.algorithm())
+        .check_public_key(&ctx.csr.key)
         .err()
         .map(|_| Reason::WeakKey)
 }

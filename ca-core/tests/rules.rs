@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use ca_core::certificate::{parse_certificate, CertificateParams};
 use ca_core::csr::CertificationRequest;
+use ca_core::keys::PublicKey;
 use ca_core::policy::{CaKeyAlgorithm, Policies, ProfileKind};
 use ca_core::records::{CertificateRecord, CertificateStatus, PersonRecord};
 use ca_core::request_type::RequestType;
@@ -19,7 +20,7 @@ use ca_core::subject::SubjectSpec;
 use ca_core::{CertificateAuthority, Reason};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use der::asn1::ObjectIdentifier;
-use der::Encode;
+use der::{Decode, Encode};
 use p256::ecdsa::{DerSignature, SigningKey};
 use x509_cert::builder::{Builder, RequestBuilder};
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
@@ -421,6 +422,64 @@ fn weak_key_per_profile() {
         f.check(RequestType::Initial, &c, Some(&person()), t0()),
         vec![Reason::WeakKey]
     );
+}
+
+/// `csr` with its key replaced by `key` (the rules look only at the parsed
+/// key; the self-signature was checked when `csr` was parsed).
+fn with_key(csr: CertificationRequest, key: &rsa::RsaPublicKey) -> CertificationRequest {
+    use rsa::pkcs8::EncodePublicKey;
+    let der = key.to_public_key_der().unwrap();
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).unwrap();
+    CertificationRequest {
+        key: PublicKey::from_spki(&spki).unwrap(),
+        ..csr
+    }
+}
+
+/// SPEC §3.2 weak_key: whoever runs the rules gets weak_key for a key that
+/// fails a key-quality check, and the profile's error names the check.
+#[test]
+fn weak_key_for_keys_that_fail_a_quality_check() {
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+    let f = Fixture::new(ProfileKind::Technological);
+    let p = person();
+    let good = RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    // A modulus whose two factors are p and the next number above p with no
+    // factor below 752: Fermat's method splits it in its first round.
+    let prime = good.primes()[0].clone();
+    let mut next = &prime + 2u32;
+    while ca_core::goodkey::rsa_small_factors(&next).is_err() {
+        next += 2u32;
+    }
+    let fermat = RsaPublicKey::new(&prime * &next, BigUint::from(65_537u32)).unwrap();
+    let cases = [
+        (
+            "rsa_modulus_size",
+            RsaPrivateKey::new(&mut rand_core::OsRng, 2304)
+                .unwrap()
+                .to_public_key(),
+        ),
+        (
+            "rsa_exponent",
+            RsaPublicKey::new(good.n().clone(), BigUint::from(3u32)).unwrap(),
+        ),
+        ("rsa_fermat", fermat),
+    ];
+    let working = f.policies.profiles.get(ProfileKind::Working);
+    for (check, key) in cases {
+        let c = with_key(csr(SUBJECT), &key);
+        assert_eq!(
+            f.check(RequestType::Initial, &c, Some(&p), t0()),
+            vec![Reason::WeakKey],
+            "{check}"
+        );
+        let err = working.check_public_key(&c.key).unwrap_err();
+        assert!(err.has(Reason::WeakKey), "{err}");
+        assert!(err.message().starts_with(check), "{check}: {err}");
+    }
+    let c = with_key(csr(SUBJECT), &good.to_public_key());
+    assert_eq!(f.check(RequestType::Initial, &c, Some(&p), t0()), vec![]);
 }
 
 #[test]
