@@ -7,7 +7,7 @@ use std::str::FromStr;
 use ca_core::certificate::{parse_certificate, CertificateParams};
 use ca_core::csr::CertificationRequest;
 use ca_core::keys::PublicKey;
-use ca_core::policy::{CaKeyAlgorithm, Policies, ProfileKind};
+use ca_core::policy::{CaKeyAlgorithm, Policies, Profile, ProfileKind};
 use ca_core::records::{CertificateRecord, CertificateStatus, PersonRecord};
 use ca_core::request_type::RequestType;
 use ca_core::rules::{
@@ -21,6 +21,7 @@ use ca_core::{CertificateAuthority, Reason};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
+use flagset::FlagSet;
 use p256::ecdsa::{DerSignature, SigningKey};
 use x509_cert::builder::{Builder, RequestBuilder};
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
@@ -336,6 +337,198 @@ fn subject_mismatch_against_the_registration() {
         f.check(RequestType::Initial, &wrong_ku, Some(&p), t0()),
         vec![Reason::SubjectMismatch]
     );
+}
+
+/// The extensions a profile puts in its certificates, as a request would
+/// ask for them: key usage, EKU (when the profile has one), policies.
+struct Asked {
+    key_usage: FlagSet<KeyUsages>,
+    eku: Vec<ObjectIdentifier>,
+    policies: Vec<ObjectIdentifier>,
+}
+
+impl Asked {
+    fn of(profile: &Profile) -> Asked {
+        Asked {
+            key_usage: profile
+                .key_usage
+                .iter()
+                .fold(FlagSet::default(), |all, k| all | *k),
+            eku: profile.extended_key_usage.clone(),
+            policies: profile.certificate_policies.clone(),
+        }
+    }
+
+    /// A request carrying the KU, EKU and policies extensions named in
+    /// `which` ("ku", "eku", "policies").
+    fn csr(&self, which: &[&str]) -> CertificationRequest {
+        csr_with(SUBJECT, |b| {
+            if which.contains(&"ku") {
+                b.add_extension(&KeyUsage(self.key_usage)).unwrap();
+            }
+            if which.contains(&"eku") {
+                b.add_extension(&ExtendedKeyUsage(self.eku.clone()))
+                    .unwrap();
+            }
+            if which.contains(&"policies") {
+                let infos = self
+                    .policies
+                    .iter()
+                    .map(|oid| PolicyInformation {
+                        policy_identifier: *oid,
+                        policy_qualifiers: None,
+                    })
+                    .collect();
+                b.add_extension(&CertificatePolicies(infos)).unwrap();
+            }
+        })
+    }
+}
+
+const ALL_EXTENSIONS: &[&str] = &["ku", "eku", "policies"];
+
+/// `check_request` against `kind`'s profile directly (an initial request
+/// signed by the fixture's certificate), whichever profile target_profile
+/// would pick.
+fn check_under(f: &Fixture, kind: ProfileKind, csr: &CertificationRequest) -> Vec<Reason> {
+    check_request(&RequestContext {
+        now: t0(),
+        request_type: RequestType::Initial,
+        csr,
+        person: Some(&person()),
+        signer: Some(SignerFacts {
+            record: &f.signer_record,
+            certificate: &f.signer_cert,
+        }),
+        profile: f.policies.profiles.get(kind),
+        key_already_certified: false,
+        rules: &f.policies.rules,
+    })
+}
+
+/// The profile's key usage is compared as the same bit flags a request's
+/// KeyUsage extension decodes to: every profile accepts its own KU, EKU and
+/// policies, together or one at a time (1.76.6).
+#[test]
+fn every_profile_accepts_its_own_key_usage_eku_and_policies() {
+    let f = Fixture::new(ProfileKind::Technological);
+    for kind in ProfileKind::ALL {
+        let own = Asked::of(f.policies.profiles.get(kind));
+        let full = own.csr(ALL_EXTENSIONS);
+        assert_eq!(check_under(&f, kind, &full), vec![], "{kind:?}");
+        for one in ALL_EXTENSIONS {
+            assert_eq!(
+                check_under(&f, kind, &own.csr(&[one])),
+                vec![],
+                "{kind:?} {one}"
+            );
+        }
+    }
+    // Through target_profile, as requests arrive: the policy picks the profile.
+    for kind in [ProfileKind::Working, ProfileKind::Additional] {
+        let full = Asked::of(f.policies.profiles.get(kind)).csr(ALL_EXTENSIONS);
+        assert_eq!(
+            target_profile(RequestType::Initial, None, &full, &f.policies.profiles),
+            kind
+        );
+        assert_eq!(
+            f.check(RequestType::Initial, &full, Some(&person()), t0()),
+            vec![],
+            "{kind:?}"
+        );
+    }
+    // The reviewed case: the working profile's exact KU.
+    let working = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(
+            KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
+        ))
+        .unwrap()
+    });
+    assert_eq!(
+        check_under(&f, ProfileKind::Working, &working),
+        vec![],
+        "digitalSignature + nonRepudiation is the working profile's KU"
+    );
+}
+
+/// A request may leave an extension out, but what it carries must equal
+/// the profile's: a superset asks for more than the profile grants, and a
+/// subset would get a certificate with more than it asked for (see
+/// `agrees_with` in rules.rs).
+#[test]
+fn requested_extensions_may_not_be_supersets_or_subsets_of_the_profile() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let code_signing = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    let other_policy = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.9.9");
+    let mismatch = vec![Reason::SubjectMismatch];
+    for kind in ProfileKind::ALL {
+        let own = || Asked::of(f.policies.profiles.get(kind));
+        // Supersets.
+        let mut more = own();
+        more.key_usage |= KeyUsages::KeyEncipherment;
+        assert_eq!(
+            check_under(&f, kind, &more.csr(&["ku"])),
+            mismatch,
+            "{kind:?} KU+"
+        );
+        let mut more = own();
+        more.eku.push(code_signing);
+        assert_eq!(
+            check_under(&f, kind, &more.csr(&["eku"])),
+            mismatch,
+            "{kind:?} EKU+"
+        );
+        let mut more = own();
+        more.policies.push(other_policy);
+        assert_eq!(
+            check_under(&f, kind, &more.csr(&["policies"])),
+            mismatch,
+            "{kind:?} policies+"
+        );
+        // Subsets: drop one usage (a KeyUsage with no bit at all when the
+        // profile has only one) or one EKU purpose.
+        let mut less = own();
+        let first = less.key_usage.into_iter().next().unwrap();
+        less.key_usage -= first;
+        assert_eq!(
+            check_under(&f, kind, &less.csr(&["ku"])),
+            mismatch,
+            "{kind:?} KU-"
+        );
+        let mut less = own();
+        if less.eku.len() > 1 {
+            less.eku.pop();
+            assert_eq!(
+                check_under(&f, kind, &less.csr(&["eku"])),
+                mismatch,
+                "{kind:?} EKU-"
+            );
+        }
+    }
+    // The reviewed case: digitalSignature alone is a subset of the working KU.
+    let only_signature = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
+            .unwrap()
+    });
+    assert_eq!(
+        check_under(&f, ProfileKind::Working, &only_signature),
+        mismatch
+    );
+}
+
+/// Rotation compares with the signing certificate (1.81.5): a certificate
+/// of each renewable profile accepts a request for its own extensions.
+#[test]
+fn rotation_accepts_the_signing_certificates_own_extensions() {
+    for kind in [ProfileKind::Working, ProfileKind::Additional] {
+        let f = Fixture::new(kind);
+        let full = Asked::of(f.policies.profiles.get(kind)).csr(ALL_EXTENSIONS);
+        assert_eq!(
+            f.check(RequestType::Rotation, &full, Some(&person()), t0()),
+            vec![],
+            "{kind:?}"
+        );
+    }
 }
 
 #[test]
