@@ -75,7 +75,8 @@ impl CertificateAuthority {
         }
         let key = keys::PublicKey::from_spki(&params.public_key)
             .map_err(|e| Error::internal(format!("subject key: {}", e.0)))?;
-        params.profile.check_key(key.algorithm())?;
+        // SPEC §3.2 weak_key: every key-quality check, whoever asks for issuance.
+        params.profile.check_public_key(&key)?;
 
         let profile = params.profile;
         let key_usage = profile
@@ -195,4 +196,49 @@ impl CertificateAuthority {
 pub fn parse_certificate(der: &[u8]) -> Result<x509_cert::Certificate> {
     x509_cert::Certificate::from_der(der)
         .map_err(|e| Error::internal(format!("not a DER certificate: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Reason;
+    use crate::policy::ProfileKind;
+    use crate::serial::random_serial;
+    use crate::subject::SubjectSpec;
+    use crate::test_support;
+    use rsa::pkcs8::EncodePublicKey;
+    use rsa::traits::PublicKeyParts;
+
+    fn spki(key: &rsa::RsaPublicKey) -> SubjectPublicKeyInfoOwned {
+        SubjectPublicKeyInfoOwned::from_der(key.to_public_key_der().unwrap().as_bytes()).unwrap()
+    }
+
+    /// SPEC §3.2 weak_key at issuance too: a key that fails a key-quality
+    /// check is refused, naming the check, whoever asks for the certificate.
+    #[test]
+    fn issuance_refuses_a_weak_key_naming_the_check() {
+        let ca = test_support::ca();
+        let policies = test_support::policies();
+        let good = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+        let e3 = rsa::RsaPublicKey::new(good.n().clone(), rsa::BigUint::from(3u32)).unwrap();
+        let now = Utc::now();
+        let params = |public_key| CertificateParams {
+            serial: random_serial().unwrap(),
+            subject: SubjectSpec {
+                common_name: "Test".into(),
+                ..SubjectSpec::default()
+            }
+            .to_name()
+            .unwrap(),
+            public_key,
+            not_before: now,
+            not_after: now + chrono::Duration::days(30),
+            profile: policies.profiles.get(ProfileKind::Working),
+        };
+        let err = ca.prepare_certificate(&params(spki(&e3))).unwrap_err();
+        assert!(err.has(Reason::WeakKey), "{err}");
+        assert!(err.message().starts_with("rsa_exponent: "), "{err}");
+        ca.prepare_certificate(&params(spki(&good.to_public_key())))
+            .unwrap();
+    }
 }

@@ -5,7 +5,8 @@
 //! The checks run in this order, and the first failure is the answer:
 //! 1. encoding: PEM or DER, BER brought to DER (`unsupported_encoding`);
 //! 2. `malformed_cms`: not a ContentInfo/SignedData with encapsulated content
-//!    and exactly one SignerInfo;
+//!    of type id-data and exactly one SignerInfo, whose digest algorithm
+//!    SignedData.digestAlgorithms lists;
 //! 3. `malformed_csr`: the content is not a PKCS#10 request;
 //! 4. `unknown_signer`: no certificate in the envelope matches the signer
 //!    identifier, and it is not the key identifier of the requested key;
@@ -124,6 +125,8 @@ pub fn unwrap_request(input: &[u8], ca: &TrustAnchor) -> Result<UnwrappedRequest
     let csr_der = content.to_vec();
 
     let signer_info = single_signer(&signed)?;
+    check_content_type(&econtent_type)?;
+    check_digest_listed(&signed, signer_info)?;
     let csr_request = x509_cert::request::CertReq::from_der(&csr_der).map_err(|e| {
         Error::reason(
             Reason::MalformedCsr,
@@ -222,6 +225,43 @@ fn single_signer(signed: &SignedData) -> Result<&SignerInfo> {
     }
 }
 
+/// The encapsulated content must be id-data (RFC 5652 §4). A PKCS#10 has no
+/// content type of its own, and every client that wraps one in SignedData
+/// (Windows CertEnroll's PKCS#7 requests, CryptoPro, `openssl cms -sign`)
+/// labels it id-data. CMC (RFC 5272) uses id-cct-PKIData, but its content is
+/// a PKIData, not a bare PKCS#10, which this CA does not take. Checked with
+/// or without signed attributes; with them, the contentType attribute must
+/// also equal it (RFC 5652 §11.1, in [`verify_signer_info`]).
+fn check_content_type(econtent_type: &ObjectIdentifier) -> Result<()> {
+    if *econtent_type == oids::ID_DATA {
+        Ok(())
+    } else {
+        Err(malformed(format!(
+            "eContentType {econtent_type} is not id-data ({})",
+            oids::ID_DATA
+        )))
+    }
+}
+
+/// RFC 5652 §5.1: digestAlgorithms lists the digest algorithms of all the
+/// signers, so a SignerInfo whose digestAlgorithm it does not list belongs
+/// to a different SignedData. Compared by OID (SHA-2 identifiers may carry
+/// absent or NULL parameters, RFC 5754 §2).
+fn check_digest_listed(signed: &SignedData, info: &SignerInfo) -> Result<()> {
+    let listed = signed
+        .digest_algorithms
+        .iter()
+        .any(|alg| alg.oid == info.digest_alg.oid);
+    if listed {
+        Ok(())
+    } else {
+        Err(malformed(format!(
+            "the SignerInfo's digest algorithm {} is not listed in digestAlgorithms",
+            info.digest_alg.oid
+        )))
+    }
+}
+
 fn find_signer_certificate(signed: &SignedData, sid: &SignerIdentifier) -> Option<Certificate> {
     let certs = signed.certificates.as_ref()?;
     certs.0.iter().find_map(|choice| {
@@ -288,8 +328,8 @@ fn raw_signed_attributes(cms_der: &[u8]) -> Result<Option<Vec<u8>>> {
 
 /// RFC 5652 §5.4 and §11: with signed attributes, contentType must equal the
 /// eContentType, messageDigest the digest of the content, and the signature
-/// covers the attributes; without them, the content is signed directly and
-/// must be id-data.
+/// covers the attributes; without them, the content is signed directly (it
+/// is id-data either way: [`check_content_type`]).
 fn verify_signer_info(
     info: &SignerInfo,
     signed_attrs_der: Option<&[u8]>,
@@ -330,19 +370,202 @@ fn verify_signer_info(
             }
             raw
         }
-        (None, None) => {
-            if econtent_type != &oids::ID_DATA {
-                return Err(bad(
-                    "without signed attributes the content type must be id-data",
-                ));
-            }
-            content
-        }
+        (None, None) => content,
         _ => return Err(malformed("signed attributes could not be located")),
     };
     if key.verify(alg, message, info.signature.as_bytes()) {
         Ok(())
     } else {
         Err(bad("the SignerInfo signature does not verify"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Envelopes built in memory (an `initial_self_signed` request: the new
+    //! P-256 key signs, named by its subject key identifier), each varying
+    //! one field the unwrapping checks.
+
+    use super::*;
+    use cms::content_info::CmsVersion;
+    use cms::signed_data::{EncapsulatedContentInfo, SignerInfos};
+    use der::asn1::{OctetString, SetOfVec};
+    use der::Any;
+    use p256::ecdsa::signature::Signer as _;
+    use p256::ecdsa::{DerSignature, SigningKey};
+    use sha2::{Digest, Sha256};
+    use spki::AlgorithmIdentifierOwned;
+    use std::str::FromStr;
+    use x509_cert::attr::Attribute;
+    use x509_cert::builder::{Builder, RequestBuilder};
+
+    use crate::test_support;
+
+    /// id-cct-PKIData (RFC 5272 §3.2.1), CMC's content type.
+    const ID_CCT_PKI_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.12.2");
+
+    fn alg(oid: ObjectIdentifier) -> AlgorithmIdentifierOwned {
+        AlgorithmIdentifierOwned {
+            oid,
+            parameters: None,
+        }
+    }
+
+    /// What to put in the envelope.
+    struct Envelope {
+        key: SigningKey,
+        csr: Vec<u8>,
+        content_type: ObjectIdentifier,
+        digest_algorithms: Vec<AlgorithmIdentifierOwned>,
+        signed_attributes: bool,
+    }
+
+    impl Envelope {
+        /// A well-formed envelope around a fresh key's PKCS#10.
+        fn new() -> Envelope {
+            let key = SigningKey::random(&mut rand_core::OsRng);
+            let csr = RequestBuilder::new(Name::from_str("CN=Test").unwrap(), &key)
+                .unwrap()
+                .build::<DerSignature>()
+                .unwrap()
+                .to_der()
+                .unwrap();
+            Envelope {
+                key,
+                csr,
+                content_type: oids::ID_DATA,
+                digest_algorithms: vec![alg(oids::SHA256)],
+                signed_attributes: true,
+            }
+        }
+
+        fn der(&self) -> Vec<u8> {
+            let attribute = |oid, value: Any| Attribute {
+                oid,
+                values: SetOfVec::try_from(vec![value]).unwrap(),
+            };
+            let digest = Sha256::digest(&self.csr);
+            let (signed_attrs, signature) = if self.signed_attributes {
+                let attrs = SetOfVec::try_from(vec![
+                    attribute(
+                        oids::ID_CONTENT_TYPE,
+                        Any::encode_from(&self.content_type).unwrap(),
+                    ),
+                    attribute(
+                        oids::ID_MESSAGE_DIGEST,
+                        Any::encode_from(&OctetString::new(digest.to_vec()).unwrap()).unwrap(),
+                    ),
+                ])
+                .unwrap();
+                let signature: DerSignature = self.key.sign(&attrs.to_der().unwrap());
+                (Some(attrs), signature)
+            } else {
+                (None, self.key.sign(&self.csr))
+            };
+            let csr = CertificationRequest::from_der(&self.csr).unwrap();
+            let key_id = keys::key_identifier(csr.key.spki());
+            let signer = SignerInfo {
+                version: CmsVersion::V3,
+                sid: SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(
+                    OctetString::new(key_id.to_vec()).unwrap(),
+                )),
+                digest_alg: alg(oids::SHA256),
+                signed_attrs,
+                signature_algorithm: alg(oids::ECDSA_WITH_SHA256),
+                signature: OctetString::new(signature.as_bytes()).unwrap(),
+                unsigned_attrs: None,
+            };
+            let signed = SignedData {
+                version: CmsVersion::V3,
+                digest_algorithms: SetOfVec::try_from(self.digest_algorithms.clone()).unwrap(),
+                encap_content_info: EncapsulatedContentInfo {
+                    econtent_type: self.content_type,
+                    econtent: Some(
+                        Any::encode_from(&OctetString::new(self.csr.clone()).unwrap()).unwrap(),
+                    ),
+                },
+                certificates: None,
+                crls: None,
+                signer_infos: SignerInfos(SetOfVec::try_from(vec![signer]).unwrap()),
+            };
+            ContentInfo {
+                content_type: oids::ID_SIGNED_DATA,
+                content: Any::encode_from(&signed).unwrap(),
+            }
+            .to_der()
+            .unwrap()
+        }
+    }
+
+    fn unwrap(der: &[u8]) -> Result<UnwrappedRequest> {
+        unwrap_request(der, test_support::ca().trust_anchor())
+    }
+
+    fn refusal(der: &[u8]) -> Reason {
+        let err = unwrap(der).unwrap_err();
+        assert_eq!(err.reason_codes().len(), 1, "{err}");
+        err.reason_codes()[0]
+    }
+
+    #[test]
+    fn a_well_formed_envelope_is_unwrapped() {
+        for signed_attributes in [true, false] {
+            let e = Envelope {
+                signed_attributes,
+                ..Envelope::new()
+            };
+            let u = unwrap(&e.der()).unwrap();
+            assert!(matches!(u.signer, Signer::RequestKey));
+            assert_eq!(u.csr.der, e.csr);
+        }
+    }
+
+    /// RFC 5652 §4: the content is id-data; CMC's PKIData or any other type
+    /// is refused as malformed_cms, with or without signed attributes (the
+    /// contentType attribute naming the same type does not help).
+    #[test]
+    fn an_econtent_type_other_than_id_data_is_malformed_cms() {
+        let tst_info = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+        for content_type in [ID_CCT_PKI_DATA, tst_info, oids::ID_SIGNED_DATA] {
+            for signed_attributes in [true, false] {
+                let e = Envelope {
+                    content_type,
+                    signed_attributes,
+                    ..Envelope::new()
+                };
+                assert_eq!(
+                    refusal(&e.der()),
+                    Reason::MalformedCms,
+                    "{content_type} signed attributes: {signed_attributes}"
+                );
+            }
+        }
+    }
+
+    /// RFC 5652 §5.1: SignedData.digestAlgorithms lists every signer's
+    /// digest algorithm; a SignerInfo digest it does not list is malformed.
+    #[test]
+    fn a_signer_digest_missing_from_digest_algorithms_is_malformed_cms() {
+        for listed in [vec![], vec![alg(oids::SHA384)], vec![alg(oids::SHA512)]] {
+            let e = Envelope {
+                digest_algorithms: listed.clone(),
+                ..Envelope::new()
+            };
+            let err = unwrap(&e.der()).unwrap_err();
+            assert!(err.has(Reason::MalformedCms), "{listed:?}: {err}");
+            assert!(err.message().contains("digestAlgorithms"), "{err}");
+        }
+        // Listed among others, or with NULL parameters (RFC 5754 §2): fine.
+        let with_null = AlgorithmIdentifierOwned {
+            oid: oids::SHA256,
+            parameters: Some(der::asn1::Null.into()),
+        };
+        for listed in [vec![alg(oids::SHA384), alg(oids::SHA256)], vec![with_null]] {
+            let e = Envelope {
+                digest_algorithms: listed,
+                ..Envelope::new()
+            };
+            unwrap(&e.der()).unwrap();
+        }
     }
 }

@@ -36,7 +36,8 @@ pub enum Reason {
     RegistrationExpired,
     /// The request's data differs from the registration or current certificate.
     SubjectMismatch,
-    /// Key algorithm or size not allowed by the profile.
+    /// Key algorithm or size not allowed by the profile, or a key whose
+    /// private half may be known (see [`crate::goodkey`]).
     WeakKey,
     /// The public key was already certified.
     DuplicateKey,
@@ -149,7 +150,9 @@ impl Reason {
             Reason::SubjectMismatch => {
                 "the request's subject or extensions differ from the registration or the current certificate"
             }
-            Reason::WeakKey => "the key algorithm or size is not allowed by the certificate profile",
+            Reason::WeakKey => {
+                "the key algorithm or size is not allowed by the certificate profile, or the key is weak (its private key may be computable)"
+            }
             Reason::DuplicateKey => "this public key has already been certified",
             Reason::SuspensionTooShort => "a suspension lasts at least 10 calendar days",
             Reason::SuspensionTooLong => {

@@ -11,6 +11,7 @@ use sha1::Sha1;
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
+use crate::goodkey;
 use crate::oids;
 
 /// Largest RSA modulus we will even parse; the profile decides what is allowed.
@@ -117,6 +118,12 @@ impl SignatureAlgorithm {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnsupportedKey(pub String);
 
+impl From<goodkey::Problem> for UnsupportedKey {
+    fn from(p: goodkey::Problem) -> Self {
+        UnsupportedKey(p.to_string())
+    }
+}
+
 enum Verifier {
     Rsa(rsa::RsaPublicKey),
     P256(p256::ecdsa::VerifyingKey),
@@ -154,8 +161,23 @@ impl PublicKey {
                     .map_err(|e| UnsupportedKey(format!("bad RSA public key: {e}")))?;
                 let n = rsa::BigUint::from_bytes_be(key.modulus.as_bytes());
                 let e = rsa::BigUint::from_bytes_be(key.public_exponent.as_bytes());
-                let key = rsa::RsaPublicKey::new_with_max_size(n, e, RSA_PARSE_LIMIT_BITS)
-                    .map_err(|e| UnsupportedKey(format!("unusable RSA public key: {e}")))?;
+                let key = rsa::RsaPublicKey::new_with_max_size(
+                    n.clone(),
+                    e.clone(),
+                    RSA_PARSE_LIMIT_BITS,
+                )
+                .map_err(|err| {
+                    // Name the key-quality check when it is why the key
+                    // cannot even be used (even modulus or exponent, SPEC
+                    // §3.2 weak_key); the others run in the profile's check.
+                    goodkey::rsa_even_modulus(&n)
+                        .and_then(|()| goodkey::rsa_exponent(&e))
+                        .err()
+                        .map_or_else(
+                            || UnsupportedKey(format!("unusable RSA public key: {err}")),
+                            UnsupportedKey::from,
+                        )
+                })?;
                 let bits = rsa::traits::PublicKeyParts::n(&key).bits();
                 (KeyAlgorithm::Rsa { bits }, Verifier::Rsa(key))
             }
@@ -166,19 +188,26 @@ impl PublicKey {
                     .as_ref()
                     .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
                     .ok_or_else(|| UnsupportedKey("EC key without a named curve".into()))?;
+                // A point that does not decode is named by the ec_point check
+                // (off the curve, or the point at infinity).
+                let bad_point = |alg: KeyAlgorithm| {
+                    goodkey::ec_point(alg, bits)
+                        .err()
+                        .map_or_else(|| UnsupportedKey(format!("bad {alg} point")), Into::into)
+                };
                 match curve {
                     oids::SECP256R1 => (
                         KeyAlgorithm::EcP256,
                         Verifier::P256(
                             p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
-                                .map_err(|_| UnsupportedKey("bad P-256 point".into()))?,
+                                .map_err(|_| bad_point(KeyAlgorithm::EcP256))?,
                         ),
                     ),
                     oids::SECP384R1 => (
                         KeyAlgorithm::EcP384,
                         Verifier::P384(
                             p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
-                                .map_err(|_| UnsupportedKey("bad P-384 point".into()))?,
+                                .map_err(|_| bad_point(KeyAlgorithm::EcP384))?,
                         ),
                     ),
                     other => {
@@ -220,6 +249,19 @@ impl PublicKey {
     /// The DER of the SubjectPublicKeyInfo.
     pub fn spki_der(&self) -> &[u8] {
         &self.spki_der
+    }
+
+    /// The subjectPublicKey bits (for EC keys the uncompressed SEC 1 point).
+    pub fn subject_public_key(&self) -> &[u8] {
+        self.spki.subject_public_key.raw_bytes()
+    }
+
+    /// The RSA key, for the key-quality checks of [`crate::goodkey`].
+    pub(crate) fn rsa(&self) -> Option<&rsa::RsaPublicKey> {
+        match &self.verifier {
+            Verifier::Rsa(key) => Some(key),
+            _ => None,
+        }
     }
 
     /// SHA-256 over the DER SubjectPublicKeyInfo: the fingerprint printed on the

@@ -10,6 +10,7 @@
 //! - the rule book ([`rules`]), the certificate lifecycle ([`lifecycle`]) and
 //!   the records they judge ([`records`]);
 //! - the JSON shapes of the REST API, shared by server and CLI ([`api`]);
+//! - key quality, the `weak_key` checks ([`goodkey`]);
 //! - one error type with the SPEC's reason codes ([`error`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,6 +24,7 @@ pub mod crl;
 pub mod csr;
 pub mod envelope;
 pub mod error;
+pub mod goodkey;
 pub mod keys;
 pub mod keystore;
 pub mod lifecycle;

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use der::asn1::ObjectIdentifier;
 use der::Decode;
-use x509_cert::ext::pkix::{CertificatePolicies, ExtendedKeyUsage, KeyUsage};
+use flagset::FlagSet;
+use x509_cert::ext::pkix::{CertificatePolicies, ExtendedKeyUsage, KeyUsage, KeyUsages};
 use x509_cert::ext::Extension;
 use x509_cert::Certificate;
 
@@ -147,10 +148,12 @@ fn request_matches_registration(ctx: &RequestContext<'_>) -> Option<Reason> {
     (!matches).then_some(Reason::SubjectMismatch)
 }
 
-/// `weak_key`: the key's algorithm or size is not allowed by the profile.
+/// `weak_key`: the key's algorithm or size is not allowed by the profile, or
+/// it fails a key-quality check of [`crate::goodkey`] (SPEC §3.2). The
+/// message naming the check is [`Profile::check_public_key`]'s error.
 fn key_is_allowed(ctx: &RequestContext<'_>) -> Option<Reason> {
     ctx.profile
-        .check_key(ctx.csr.key.algorithm())
+        .check_public_key(&ctx.csr.key)
         .err()
         .map(|_| Reason::WeakKey)
 }
@@ -229,16 +232,32 @@ impl ExtensionSummary {
         s
     }
 
+    /// The profile's extensions as the certificate will carry them: the
+    /// key usage as the same flag bits a decoded KeyUsage extension has
+    /// (`FlagSet<KeyUsages>`, RFC 5280 §4.2.1.3), not the enum's position.
     fn from_profile(p: &Profile) -> Self {
+        let key_usage = p
+            .key_usage
+            .iter()
+            .fold(FlagSet::<KeyUsages>::default(), |all, k| all | *k);
         ExtensionSummary {
-            key_usage: Some(p.key_usage.iter().fold(0u16, |all, k| all | *k as u16)),
+            key_usage: Some(key_usage.bits()),
             eku: (!p.extended_key_usage.is_empty())
                 .then(|| p.extended_key_usage.iter().copied().collect()),
             policies: Some(p.certificate_policies.iter().copied().collect()),
         }
     }
 
-    /// Every extension asked for equals the reference's.
+    /// Every extension asked for equals the reference's (SPEC §3.2
+    /// `subject_mismatch`, 1.81.5 for rotation).
+    ///
+    /// A request may leave an extension out: the certificate then carries
+    /// the profile's (or, on rotation, the current certificate's). What it
+    /// does carry must be exactly the reference: a superset asks for more
+    /// than the profile grants, and a subset is refused too, because the
+    /// certificate is built from the profile and would carry usages,
+    /// purposes or policies the requester did not ask for. Omission is how
+    /// a request says "whatever the profile gives".
     fn agrees_with(&self, reference: &ExtensionSummary) -> bool {
         (self.key_usage.is_none() || self.key_usage == reference.key_usage)
             && (self.eku.is_none() || self.eku == reference.eku)

@@ -7,7 +7,8 @@ use std::str::FromStr;
 use ca_core::certificate::{parse_certificate, CertificateParams};
 use ca_core::crl::RevocationReason;
 use ca_core::csr::CertificationRequest;
-use ca_core::policy::{CaKeyAlgorithm, Policies, ProfileKind};
+use ca_core::keys::PublicKey;
+use ca_core::policy::{CaKeyAlgorithm, Policies, Profile, ProfileKind};
 use ca_core::records::{CertificateRecord, CertificateStatus, PersonRecord};
 use ca_core::request_type::RequestType;
 use ca_core::rules::{
@@ -21,7 +22,8 @@ use ca_core::subject::SubjectSpec;
 use ca_core::{CertificateAuthority, Reason};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use der::asn1::ObjectIdentifier;
-use der::Encode;
+use der::{Decode, Encode};
+use flagset::FlagSet;
 use p256::ecdsa::{DerSignature, SigningKey};
 use x509_cert::builder::{Builder, RequestBuilder};
 use x509_cert::ext::pkix::certpolicy::PolicyInformation;
@@ -339,6 +341,198 @@ fn subject_mismatch_against_the_registration() {
     );
 }
 
+/// The extensions a profile puts in its certificates, as a request would
+/// ask for them: key usage, EKU (when the profile has one), policies.
+struct Asked {
+    key_usage: FlagSet<KeyUsages>,
+    eku: Vec<ObjectIdentifier>,
+    policies: Vec<ObjectIdentifier>,
+}
+
+impl Asked {
+    fn of(profile: &Profile) -> Asked {
+        Asked {
+            key_usage: profile
+                .key_usage
+                .iter()
+                .fold(FlagSet::default(), |all, k| all | *k),
+            eku: profile.extended_key_usage.clone(),
+            policies: profile.certificate_policies.clone(),
+        }
+    }
+
+    /// A request carrying the KU, EKU and policies extensions named in
+    /// `which` ("ku", "eku", "policies").
+    fn csr(&self, which: &[&str]) -> CertificationRequest {
+        csr_with(SUBJECT, |b| {
+            if which.contains(&"ku") {
+                b.add_extension(&KeyUsage(self.key_usage)).unwrap();
+            }
+            if which.contains(&"eku") {
+                b.add_extension(&ExtendedKeyUsage(self.eku.clone()))
+                    .unwrap();
+            }
+            if which.contains(&"policies") {
+                let infos = self
+                    .policies
+                    .iter()
+                    .map(|oid| PolicyInformation {
+                        policy_identifier: *oid,
+                        policy_qualifiers: None,
+                    })
+                    .collect();
+                b.add_extension(&CertificatePolicies(infos)).unwrap();
+            }
+        })
+    }
+}
+
+const ALL_EXTENSIONS: &[&str] = &["ku", "eku", "policies"];
+
+/// `check_request` against `kind`'s profile directly (an initial request
+/// signed by the fixture's certificate), whichever profile target_profile
+/// would pick.
+fn check_under(f: &Fixture, kind: ProfileKind, csr: &CertificationRequest) -> Vec<Reason> {
+    check_request(&RequestContext {
+        now: t0(),
+        request_type: RequestType::Initial,
+        csr,
+        person: Some(&person()),
+        signer: Some(SignerFacts {
+            record: &f.signer_record,
+            certificate: &f.signer_cert,
+        }),
+        profile: f.policies.profiles.get(kind),
+        key_already_certified: false,
+        rules: &f.policies.rules,
+    })
+}
+
+/// The profile's key usage is compared as the same bit flags a request's
+/// KeyUsage extension decodes to: every profile accepts its own KU, EKU and
+/// policies, together or one at a time (1.76.6).
+#[test]
+fn every_profile_accepts_its_own_key_usage_eku_and_policies() {
+    let f = Fixture::new(ProfileKind::Technological);
+    for kind in ProfileKind::ALL {
+        let own = Asked::of(f.policies.profiles.get(kind));
+        let full = own.csr(ALL_EXTENSIONS);
+        assert_eq!(check_under(&f, kind, &full), vec![], "{kind:?}");
+        for one in ALL_EXTENSIONS {
+            assert_eq!(
+                check_under(&f, kind, &own.csr(&[one])),
+                vec![],
+                "{kind:?} {one}"
+            );
+        }
+    }
+    // Through target_profile, as requests arrive: the policy picks the profile.
+    for kind in [ProfileKind::Working, ProfileKind::Additional] {
+        let full = Asked::of(f.policies.profiles.get(kind)).csr(ALL_EXTENSIONS);
+        assert_eq!(
+            target_profile(RequestType::Initial, None, &full, &f.policies.profiles),
+            kind
+        );
+        assert_eq!(
+            f.check(RequestType::Initial, &full, Some(&person()), t0()),
+            vec![],
+            "{kind:?}"
+        );
+    }
+    // The reviewed case: the working profile's exact KU.
+    let working = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(
+            KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
+        ))
+        .unwrap()
+    });
+    assert_eq!(
+        check_under(&f, ProfileKind::Working, &working),
+        vec![],
+        "digitalSignature + nonRepudiation is the working profile's KU"
+    );
+}
+
+/// A request may leave an extension out, but what it carries must equal
+/// the profile's: a superset asks for more than the profile grants, and a
+/// subset would get a certificate with more than it asked for (see
+/// `agrees_with` in rules.rs).
+#[test]
+fn requested_extensions_may_not_be_supersets_or_subsets_of_the_profile() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let code_signing = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
+    let other_policy = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.99999.9.9");
+    let mismatch = vec![Reason::SubjectMismatch];
+    for kind in ProfileKind::ALL {
+        let own = || Asked::of(f.policies.profiles.get(kind));
+        // Supersets.
+        let mut more = own();
+        more.key_usage |= KeyUsages::KeyEncipherment;
+        assert_eq!(
+            check_under(&f, kind, &more.csr(&["ku"])),
+            mismatch,
+            "{kind:?} KU+"
+        );
+        let mut more = own();
+        more.eku.push(code_signing);
+        assert_eq!(
+            check_under(&f, kind, &more.csr(&["eku"])),
+            mismatch,
+            "{kind:?} EKU+"
+        );
+        let mut more = own();
+        more.policies.push(other_policy);
+        assert_eq!(
+            check_under(&f, kind, &more.csr(&["policies"])),
+            mismatch,
+            "{kind:?} policies+"
+        );
+        // Subsets: drop one usage (a KeyUsage with no bit at all when the
+        // profile has only one) or one EKU purpose.
+        let mut less = own();
+        let first = less.key_usage.into_iter().next().unwrap();
+        less.key_usage -= first;
+        assert_eq!(
+            check_under(&f, kind, &less.csr(&["ku"])),
+            mismatch,
+            "{kind:?} KU-"
+        );
+        let mut less = own();
+        if less.eku.len() > 1 {
+            less.eku.pop();
+            assert_eq!(
+                check_under(&f, kind, &less.csr(&["eku"])),
+                mismatch,
+                "{kind:?} EKU-"
+            );
+        }
+    }
+    // The reviewed case: digitalSignature alone is a subset of the working KU.
+    let only_signature = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
+            .unwrap()
+    });
+    assert_eq!(
+        check_under(&f, ProfileKind::Working, &only_signature),
+        mismatch
+    );
+}
+
+/// Rotation compares with the signing certificate (1.81.5): a certificate
+/// of each renewable profile accepts a request for its own extensions.
+#[test]
+fn rotation_accepts_the_signing_certificates_own_extensions() {
+    for kind in [ProfileKind::Working, ProfileKind::Additional] {
+        let f = Fixture::new(kind);
+        let full = Asked::of(f.policies.profiles.get(kind)).csr(ALL_EXTENSIONS);
+        assert_eq!(
+            f.check(RequestType::Rotation, &full, Some(&person()), t0()),
+            vec![],
+            "{kind:?}"
+        );
+    }
+}
+
 #[test]
 fn subject_mismatch_against_the_current_certificate_on_rotation() {
     let f = Fixture::new(ProfileKind::Working);
@@ -423,6 +617,64 @@ fn weak_key_per_profile() {
         f.check(RequestType::Initial, &c, Some(&person()), t0()),
         vec![Reason::WeakKey]
     );
+}
+
+/// `csr` with its key replaced by `key` (the rules look only at the parsed
+/// key; the self-signature was checked when `csr` was parsed).
+fn with_key(csr: CertificationRequest, key: &rsa::RsaPublicKey) -> CertificationRequest {
+    use rsa::pkcs8::EncodePublicKey;
+    let der = key.to_public_key_der().unwrap();
+    let spki = spki::SubjectPublicKeyInfoOwned::from_der(der.as_bytes()).unwrap();
+    CertificationRequest {
+        key: PublicKey::from_spki(&spki).unwrap(),
+        ..csr
+    }
+}
+
+/// SPEC §3.2 weak_key: whoever runs the rules gets weak_key for a key that
+/// fails a key-quality check, and the profile's error names the check.
+#[test]
+fn weak_key_for_keys_that_fail_a_quality_check() {
+    use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+    use rsa::{BigUint, RsaPrivateKey, RsaPublicKey};
+    let f = Fixture::new(ProfileKind::Technological);
+    let p = person();
+    let good = RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    // A modulus whose two factors are p and the next number above p with no
+    // factor below 752: Fermat's method splits it in its first round.
+    let prime = good.primes()[0].clone();
+    let mut next = &prime + 2u32;
+    while ca_core::goodkey::rsa_small_factors(&next).is_err() {
+        next += 2u32;
+    }
+    let fermat = RsaPublicKey::new(&prime * &next, BigUint::from(65_537u32)).unwrap();
+    let cases = [
+        (
+            "rsa_modulus_size",
+            RsaPrivateKey::new(&mut rand_core::OsRng, 2304)
+                .unwrap()
+                .to_public_key(),
+        ),
+        (
+            "rsa_exponent",
+            RsaPublicKey::new(good.n().clone(), BigUint::from(3u32)).unwrap(),
+        ),
+        ("rsa_fermat", fermat),
+    ];
+    let working = f.policies.profiles.get(ProfileKind::Working);
+    for (check, key) in cases {
+        let c = with_key(csr(SUBJECT), &key);
+        assert_eq!(
+            f.check(RequestType::Initial, &c, Some(&p), t0()),
+            vec![Reason::WeakKey],
+            "{check}"
+        );
+        let err = working.check_public_key(&c.key).unwrap_err();
+        assert!(err.has(Reason::WeakKey), "{err}");
+        assert!(err.message().starts_with(check), "{check}: {err}");
+    }
+    let c = with_key(csr(SUBJECT), &good.to_public_key());
+    assert_eq!(f.check(RequestType::Initial, &c, Some(&p), t0()), vec![]);
 }
 
 #[test]

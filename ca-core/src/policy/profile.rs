@@ -10,7 +10,8 @@ use x509_cert::ext::pkix::{CertificatePolicies, KeyUsages};
 use x509_cert::Certificate;
 
 use crate::error::{Error, ErrorKind, Reason, Result};
-use crate::keys::KeyAlgorithm;
+use crate::goodkey;
+use crate::keys::{KeyAlgorithm, PublicKey};
 use crate::oids;
 pub use crate::profile_kind::ProfileKind;
 use crate::request_type::RequestType;
@@ -30,10 +31,9 @@ pub struct Profile {
     pub extended_key_usage: Vec<ObjectIdentifier>,
     /// Certificate policy OIDs; the first one also identifies the profile.
     pub certificate_policies: Vec<ObjectIdentifier>,
-    /// Smallest allowed RSA modulus.
-    pub rsa_min_bits: usize,
-    /// Largest allowed RSA modulus.
-    pub rsa_max_bits: usize,
+    /// Allowed RSA modulus sizes in bits, exactly: a size between two of
+    /// them is not allowed (SPEC §3.2; see [`RSA_STANDARD_SIZES`]).
+    pub rsa_sizes: Vec<usize>,
     /// Allowed EC curves.
     pub ec_curves: Vec<KeyAlgorithm>,
     /// Whether validity ends no later than the power of attorney (SPEC §3.3).
@@ -42,30 +42,37 @@ pub struct Profile {
     pub auto_approve: Vec<RequestType>,
 }
 
+/// The RSA sizes key generators produce. `rsa_bits = [min, max]` in
+/// `profiles.toml` allows those of them in the range (so `[2048, 4096]` is
+/// 2048, 3072 and 4096, SPEC §3.2's default); `rsa_sizes` lists sizes
+/// exactly instead.
+pub const RSA_STANDARD_SIZES: [usize; 5] = [2048, 3072, 4096, 6144, 8192];
+
+/// The RSA sizes when the profile names none (SPEC §3.2).
+pub const RSA_DEFAULT_SIZES: [usize; 3] = [2048, 3072, 4096];
+
 impl Profile {
-    /// `weak_key` unless the key's algorithm and size are allowed here.
+    /// `weak_key` unless the key's algorithm and size are allowed here
+    /// (the algorithm part of [`goodkey::check_algorithm`]). Use
+    /// [`check_public_key`](Self::check_public_key) when the key itself
+    /// is at hand: it also runs every key-quality check.
     pub fn check_key(&self, key: KeyAlgorithm) -> Result<()> {
-        let allowed = match key {
-            KeyAlgorithm::Rsa { bits } => (self.rsa_min_bits..=self.rsa_max_bits).contains(&bits),
-            ec => self.ec_curves.contains(&ec),
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(Error::reason(
-                Reason::WeakKey,
-                format!(
-                    "{key} is not allowed by the {} profile (RSA {}–{} bits{})",
-                    self.kind.code(),
-                    self.rsa_min_bits,
-                    self.rsa_max_bits,
-                    self.ec_curves
-                        .iter()
-                        .map(|c| format!(", {c}"))
-                        .collect::<String>()
-                ),
-            ))
-        }
+        goodkey::check_algorithm(key, &self.rsa_sizes, &self.ec_curves)
+            .map_err(|p| self.weak_key(p))
+    }
+
+    /// `weak_key` unless the key passes every check of [`goodkey::check_key`]
+    /// under this profile's sizes and curves (SPEC §3.2); the message names
+    /// the check that failed.
+    pub fn check_public_key(&self, key: &PublicKey) -> Result<()> {
+        goodkey::check_key(key, &self.rsa_sizes, &self.ec_curves).map_err(|p| self.weak_key(p))
+    }
+
+    fn weak_key(&self, problem: goodkey::Problem) -> Error {
+        Error::reason(
+            Reason::WeakKey,
+            format!("{problem} (the {} profile)", self.kind.code()),
+        )
     }
 
     /// The validity period for a certificate starting at `not_before`: the
@@ -174,7 +181,10 @@ struct RawProfile {
     #[serde(default)]
     extended_key_usage: Vec<String>,
     certificate_policies: Vec<String>,
-    rsa_bits: [usize; 2],
+    #[serde(default)]
+    rsa_bits: Option<[usize; 2]>,
+    #[serde(default)]
+    rsa_sizes: Option<Vec<usize>>,
     #[serde(default)]
     ec_curves: Vec<String>,
     cap_at_authority: bool,
@@ -257,13 +267,49 @@ impl RawProfile {
                 "at least one policy OID is required".into(),
             ));
         }
-        let [rsa_min_bits, rsa_max_bits] = self.rsa_bits;
-        if rsa_min_bits < 2048 || rsa_min_bits > rsa_max_bits || rsa_max_bits > 8192 {
-            return Err(bad(
-                "rsa_bits",
-                "must be [min, max] with 2048 <= min <= max <= 8192".into(),
-            ));
-        }
+        let rsa_sizes = match (self.rsa_bits, self.rsa_sizes) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "rsa_sizes",
+                    "give rsa_sizes or rsa_bits, not both".into(),
+                ))
+            }
+            (None, None) => RSA_DEFAULT_SIZES.to_vec(),
+            (Some([min, max]), None) => {
+                if min < 2048 || min > max || max > 8192 {
+                    return Err(bad(
+                        "rsa_bits",
+                        "must be [min, max] with 2048 <= min <= max <= 8192".into(),
+                    ));
+                }
+                let sizes: Vec<usize> = RSA_STANDARD_SIZES
+                    .into_iter()
+                    .filter(|b| (min..=max).contains(b))
+                    .collect();
+                if sizes.is_empty() {
+                    return Err(bad(
+                        "rsa_bits",
+                        format!("[{min}, {max}] holds none of the sizes {RSA_STANDARD_SIZES:?}; use rsa_sizes"),
+                    ));
+                }
+                sizes
+            }
+            (None, Some(mut sizes)) => {
+                // BR §6.1.5: a whole number of octets; SPEC §3.2: 2048 at least.
+                if let Some(b) = sizes
+                    .iter()
+                    .find(|b| !(2048..=8192).contains(*b) || *b % 8 != 0)
+                {
+                    return Err(bad(
+                        "rsa_sizes",
+                        format!("{b} is not a multiple of 8 from 2048 to 8192"),
+                    ));
+                }
+                sizes.sort_unstable();
+                sizes.dedup();
+                sizes
+            }
+        };
         let ec_curves = self
             .ec_curves
             .iter()
@@ -273,6 +319,12 @@ impl RawProfile {
                 other => Err(bad("ec_curves", format!("{other:?} is not P-256 or P-384"))),
             })
             .collect::<Result<Vec<_>>>()?;
+        if rsa_sizes.is_empty() && ec_curves.is_empty() {
+            return Err(bad(
+                "rsa_sizes",
+                "the profile allows no key at all (no RSA size and no EC curve)".into(),
+            ));
+        }
         let auto_approve = self
             .auto_approve
             .iter()
@@ -291,8 +343,7 @@ impl RawProfile {
             key_usage,
             extended_key_usage,
             certificate_policies,
-            rsa_min_bits,
-            rsa_max_bits,
+            rsa_sizes,
             ec_curves,
             cap_at_authority: self.cap_at_authority,
             auto_approve,
@@ -311,7 +362,8 @@ mod tests {
             key_usage: vec!["digital_signature".into(), "non_repudiation".into()],
             extended_key_usage: vec!["client_auth".into(), "1.2.643.2.2.34.6".into()],
             certificate_policies: vec!["1.3.6.1.4.1.99999.1.2".into()],
-            rsa_bits: [2048, 4096],
+            rsa_bits: Some([2048, 4096]),
+            rsa_sizes: None,
             ec_curves: vec!["P-256".into(), "P-384".into()],
             cap_at_authority: true,
             auto_approve: vec!["rotation".into()],
@@ -332,9 +384,15 @@ mod tests {
         for weak in [
             KeyAlgorithm::Rsa { bits: 1024 },
             KeyAlgorithm::Rsa { bits: 8192 },
+            // Between two allowed sizes: not allowed either (SPEC §3.2).
+            KeyAlgorithm::Rsa { bits: 2304 },
+            KeyAlgorithm::Rsa { bits: 4088 },
         ] {
-            assert!(p.check_key(weak).unwrap_err().has(Reason::WeakKey));
+            let err = p.check_key(weak).unwrap_err();
+            assert!(err.has(Reason::WeakKey));
+            assert!(err.message().starts_with("rsa_modulus_size: "), "{err}");
         }
+        p.check_key(KeyAlgorithm::Rsa { bits: 3072 }).unwrap();
         let mut only_rsa = raw_profile();
         only_rsa.ec_curves = vec![];
         let p = only_rsa.validate(ProfileKind::Working).unwrap();
@@ -342,6 +400,52 @@ mod tests {
             .check_key(KeyAlgorithm::EcP256)
             .unwrap_err()
             .has(Reason::WeakKey));
+    }
+
+    #[test]
+    fn rsa_sizes_are_exact_lists() {
+        let sizes = |edit: fn(&mut RawProfile)| {
+            let mut raw = raw_profile();
+            edit(&mut raw);
+            raw.validate(ProfileKind::Working).map(|p| p.rsa_sizes)
+        };
+        // rsa_bits = [min, max]: the standard sizes in the range.
+        assert_eq!(sizes(|_| {}).unwrap(), vec![2048, 3072, 4096]);
+        assert_eq!(
+            sizes(|r| r.rsa_bits = Some([2048, 8192])).unwrap(),
+            vec![2048, 3072, 4096, 6144, 8192]
+        );
+        assert!(sizes(|r| r.rsa_bits = Some([2056, 3064])).is_err());
+        // Neither: SPEC §3.2's default.
+        assert_eq!(
+            sizes(|r| r.rsa_bits = None).unwrap(),
+            RSA_DEFAULT_SIZES.to_vec()
+        );
+        // rsa_sizes: exactly these, sorted.
+        assert_eq!(
+            sizes(|r| {
+                r.rsa_bits = None;
+                r.rsa_sizes = Some(vec![4096, 2048, 2048]);
+            })
+            .unwrap(),
+            vec![2048, 4096]
+        );
+        for bad in [vec![1024], vec![2050], vec![16384]] {
+            let mut raw = raw_profile();
+            raw.rsa_bits = None;
+            raw.rsa_sizes = Some(bad);
+            let err = raw.validate(ProfileKind::Working).unwrap_err().to_string();
+            assert!(err.contains("working.rsa_sizes"), "{err}");
+        }
+        let err = sizes(|r| r.rsa_sizes = Some(vec![2048])).unwrap_err();
+        assert!(err.to_string().contains("not both"), "{err}");
+        // No key at all is a configuration error.
+        assert!(sizes(|r| {
+            r.rsa_bits = None;
+            r.rsa_sizes = Some(vec![]);
+            r.ec_curves = vec![];
+        })
+        .is_err());
     }
 
     #[test]
@@ -381,7 +485,7 @@ mod tests {
                 |r| r.certificate_policies = vec![],
                 "working.certificate_policies",
             ),
-            (|r| r.rsa_bits = [1024, 4096], "working.rsa_bits"),
+            (|r| r.rsa_bits = Some([1024, 4096]), "working.rsa_bits"),
             (|r| r.ec_curves = vec!["P-521".into()], "working.ec_curves"),
             (
                 |r| r.auto_approve = vec!["initial_self_signed".into()],
