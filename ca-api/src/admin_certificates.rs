@@ -39,7 +39,7 @@ pub async fn list(
     .await?;
     let listed: Vec<_> = certs
         .iter()
-        .map(|c| views::certificate(c, now, true))
+        .map(|c| views::certificate(c, now, true, &state.authority.policies().profiles))
         .filter(|v| q_status.as_deref().is_none_or(|s| v.status == s))
         .collect();
     Ok(HttpResponse::Ok().json(listed))
@@ -55,7 +55,12 @@ pub async fn show(
     let s = serial(&path)?;
     let authority = state.authority.clone();
     let (c, now) = blocking(move || Ok((authority.certificate(&s)?.0, authority.now()))).await?;
-    Ok(HttpResponse::Ok().json(views::certificate(&c, now, true)))
+    Ok(HttpResponse::Ok().json(views::certificate(
+        &c,
+        now,
+        true,
+        &state.authority.policies().profiles,
+    )))
 }
 
 /// Runs one change of a certificate's state, then answers with its new view.
@@ -70,7 +75,12 @@ where
         Ok((authority.certificate(&s)?.0, authority.now()))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(views::certificate(&c, now, true)))
+    Ok(HttpResponse::Ok().json(views::certificate(
+        &c,
+        now,
+        true,
+        &state.authority.policies().profiles,
+    )))
 }
 
 /// `POST /api/v1/admin/certificates/{serial}/suspend`: `{days, document}`.

@@ -49,6 +49,13 @@ pub fn tick(authority: &Authority, hooks: &Webhooks) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "finishing interrupted issuance failed"),
     }
+    match authority.supersede_predecessors() {
+        Ok(revoked) if !revoked.is_empty() => {
+            tracing::info!(?revoked, "superseded predecessors revoked")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "supersede_predecessors failed"),
+    }
     match authority.lapse_suspensions() {
         Ok(revoked) if !revoked.is_empty() => {
             tracing::info!(?revoked, "lapsed suspensions revoked")

@@ -108,7 +108,12 @@ pub async fn certificate_status(
     let authority = state.authority.clone();
     let (c, now) =
         blocking(move || Ok((authority.certificate(&serial)?.0, authority.now()))).await?;
-    Ok(HttpResponse::Ok().json(views::certificate(&c, now, false)))
+    Ok(HttpResponse::Ok().json(views::certificate(
+        &c,
+        now,
+        false,
+        &state.authority.policies().profiles,
+    )))
 }
 
 /// `GET /api/v1/certificates/{serial}/certificate`.

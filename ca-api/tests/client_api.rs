@@ -152,8 +152,8 @@ async fn request_lifecycle_through_the_api() {
             "application/pkix-cert"
         );
 
-        // Rotation in PEM, auto-approved.
-        csr_pem(&env.t, "next", SUBJ);
+        // Rotation in PEM (before the renewal window: it waits for an operator).
+        csr_pem_with(&env.t, "next", SUBJ, &ca_tests::WORKING_EXTENSIONS);
         env.t.openssl(&[
             "cms",
             "-sign",
@@ -185,7 +185,7 @@ async fn request_lifecycle_through_the_api() {
                 r.json()["status"].as_str(),
                 r.json()["type"].as_str()
             ),
-            (202, Some("issued"), Some("rotation"))
+            (202, Some("pending"), Some("rotation"))
         );
 
         // A policy refusal: 422, same shape, status rejected.

@@ -162,21 +162,14 @@ fn run(db: &TestDb) {
     let pid = ivanov["id"].as_str().unwrap().to_string();
 
     // Technological certificate from the person's own CSR (openssl req).
-    let keygen = |name: &str, subj: &str| {
-        openssl(&[
-            "req",
-            "-new",
-            "-utf8",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-subj",
-            subj,
-            "-out",
-            &format!("{name}.csr.pem"),
-        ]);
+    let keygen_with = |name: &str, subj: &str, extensions: &[&str]| {
+        let (key, out) = (format!("{name}.key"), format!("{name}.csr.pem"));
+        let mut args = vec![
+            "req", "-new", "-utf8", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-subj",
+            subj, "-out", &out,
+        ];
+        args.extend(ca_tests::addext_args(extensions));
+        openssl(&args);
         openssl(&[
             "req",
             "-in",
@@ -188,6 +181,7 @@ fn run(db: &TestDb) {
         ]);
         std::fs::read_to_string(dir.join(format!("{name}.csr.pem"))).unwrap()
     };
+    let keygen = |name: &str, subj: &str| keygen_with(name, subj, &[]);
     let tech = |name: &str, person_id: &str, subj: &str| {
         let pem = keygen(name, subj);
         let r = ok(
@@ -253,22 +247,16 @@ fn run(db: &TestDb) {
     ]);
     openssl(&["verify", "-CAfile", "ca.pem", "work.pem"]);
 
-    // rotation, signed with the working key: issued at once.
-    keygen("next", SUBJ);
+    // rotation, signed with the working key and repeating its extensions
+    // (1.81.5): months before the renewal window it waits for an operator
+    // (SPEC §3.8); once issued, the predecessor is revoked as superseded.
+    keygen_with("next", SUBJ, &ca_tests::WORKING_EXTENSIONS);
     let v = ok(c.submit(envelope("next", "work")), 202);
     assert_eq!(
         (v["type"].as_str(), v["status"].as_str()),
-        (Some("rotation"), Some("issued"))
+        (Some("rotation"), Some("pending"))
     );
     let next_id = v["id"].as_str().unwrap().to_string();
-    std::fs::write(
-        dir.join("next.der"),
-        c.bytes(&format!("/api/v1/requests/{next_id}/certificate")),
-    )
-    .unwrap();
-    openssl(&[
-        "x509", "-inform", "DER", "-in", "next.der", "-out", "next.pem",
-    ]);
 
     // suspension: certificateHold on the CRL, verification fails …
     ok(
@@ -304,7 +292,31 @@ fn run(db: &TestDb) {
     );
     let crl = fetch_crl(&c, "resumed.crl");
     assert!(verify(&crl, "work.pem").status.success());
-    // … revocation: fails for good.
+    // The operator approves the rotation: the successor verifies, the
+    // predecessor is revoked as superseded.
+    let v = ok(
+        c.json(
+            "POST",
+            &format!("/api/v1/admin/requests/{next_id}/approve"),
+            None,
+        ),
+        200,
+    );
+    assert_eq!(v["status"], "issued");
+    std::fs::write(
+        dir.join("next.der"),
+        c.bytes(&format!("/api/v1/requests/{next_id}/certificate")),
+    )
+    .unwrap();
+    openssl(&[
+        "x509", "-inform", "DER", "-in", "next.der", "-out", "next.pem",
+    ]);
+    let crl = fetch_crl(&c, "rotated.crl");
+    assert!(!verify(&crl, "work.pem").status.success());
+    assert!(verify(&crl, "next.pem").status.success());
+    assert!(text(&openssl(&["crl", "-in", &crl, "-noout", "-text"])).contains("Superseded"));
+    // The old key turns out stolen: revoked for key compromise, and so is
+    // every certificate issued on a rotation it signed (SPEC §3.6).
     ok(
         c.json(
             "POST",
@@ -315,7 +327,9 @@ fn run(db: &TestDb) {
     );
     let crl = fetch_crl(&c, "revoked.crl");
     assert!(!verify(&crl, "work.pem").status.success());
-    assert!(verify(&crl, "next.pem").status.success());
+    assert!(!verify(&crl, "next.pem").status.success());
+    let shown = text(&openssl(&["crl", "-in", &crl, "-noout", "-text"]));
+    assert_eq!(shown.matches("Key Compromise").count(), 2, "{shown}");
 
     // Person termination revokes all of the person's certificates, not others'.
     tech("tech2", petrova["id"].as_str().unwrap(), SUBJ2);
@@ -335,8 +349,8 @@ fn run(db: &TestDb) {
         .collect();
     assert_eq!(
         revoked.len(),
-        2,
-        "technological and rotated working certificate: {revoked:?}"
+        1,
+        "the technological certificate; the working ones are revoked already: {revoked:?}"
     );
     let crl = fetch_crl(&c, "terminated.crl");
     for cert in ["tech.pem", "next.pem"] {

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use ca_core::crl::RevocationReason;
 use ca_core::records::{CertificateStatus, StoredCertificate};
 use ca_core::rules::{
-    check_resumption, check_revocation, check_suspension, operator_revocation_reason,
-    CertificateAction,
+    check_resumption, check_revocation, check_suspension, compromise_learnt_after_revocation,
+    operator_revocation_reason, CertificateAction,
 };
 use ca_core::{Error, Reason, Result};
 use ca_store::{Application, ApplicationOutcome, Event, Outcome, Tx};
@@ -118,10 +118,28 @@ impl Authority {
                 owner: owner.as_ref(),
                 applicant,
             };
+            // A compromise reported after another revocation changes the
+            // reason instead of being refused (and still cascades below).
+            let upgrade = match (change, &stored) {
+                (Change::Revoke { reason }, Some(c)) => {
+                    compromise_learnt_after_revocation(c.record.status, c.revocation_reason, reason)
+                }
+                _ => false,
+            };
             let verdict = match change {
                 Change::Suspend { days } => check_suspension(&action, days, &self.policies.rules),
                 Change::Resume => check_resumption(&action),
-                Change::Revoke { .. } => check_revocation(&action),
+                Change::Revoke { .. } => match check_revocation(&action) {
+                    Err(reasons)
+                        if upgrade
+                            && reasons.iter().all(|r| {
+                                matches!(r, Reason::CertificateRevoked | Reason::CertificateExpired)
+                            }) =>
+                    {
+                        Ok(CertificateStatus::Revoked)
+                    }
+                    verdict => verdict,
+                },
             };
             let reasons = verdict.as_ref().err().cloned().unwrap_or_default();
             self.record_application(
@@ -156,6 +174,9 @@ impl Authority {
                     tx.suspend_certificate(serial, now, until)?
                 }
                 (Change::Resume, CertificateStatus::Active) => tx.resume_certificate(serial)?,
+                (Change::Revoke { .. }, CertificateStatus::Revoked) if upgrade => {
+                    tx.revoke_again_for_compromise(serial)?
+                }
                 (Change::Revoke { reason }, CertificateStatus::Revoked) => {
                     tx.revoke_certificate(serial, now, reason, false)?
                 }
@@ -186,7 +207,8 @@ impl Authority {
                 ),
                 Change::Revoke { reason } => (
                     "certificate.revoked",
-                    serde_json::json!({"reason": reason.code(), "document": document}),
+                    serde_json::json!({"reason": reason.code(), "document": document,
+                        "reason_changed_from": upgrade.then(|| stored.revocation_reason.map(|r| r.code()))}),
                 ),
             };
             tx.audit(
@@ -206,6 +228,12 @@ impl Authority {
                 event,
                 serde_json::json!({"serial": serial, "details": details}),
             )?;
+            if let Change::Revoke {
+                reason: RevocationReason::KeyCompromise,
+            } = change
+            {
+                self.revoke_rotations_of(tx, actor, serial, now)?;
+            }
             self.publish_after_change(tx, actor, now)?;
             Ok(Ok(next))
         })

@@ -8,6 +8,7 @@ use ca_core::api::DueItem;
 use ca_core::csr::CertificationRequest;
 use ca_core::records::{CertificateStatus, OrganizationRecord, Registration, RequestRecord};
 use ca_core::request_status::{transition, RequestEvent, RequestStatus};
+use ca_core::request_type::RequestType;
 use ca_core::rules::{check_approval, ApprovalContext};
 use ca_core::{Error, Reason, Result};
 use ca_store::{Event, Outcome, RequestDecision, Tx};
@@ -171,6 +172,10 @@ impl Authority {
                     public_key: csr.key.spki().clone(),
                     authority_valid_until: reg.person.authority_valid_until,
                     request_id: Some(id),
+                    predecessor: r
+                        .signer_serial
+                        .as_deref()
+                        .filter(|_| r.request_type == RequestType::Rotation),
                 },
             )?))
         })?;

@@ -37,6 +37,8 @@ pub(crate) struct ToIssue<'a> {
     pub public_key: SubjectPublicKeyInfoOwned,
     pub authority_valid_until: DateTime<Utc>,
     pub request_id: Option<&'a str>,
+    /// The certificate whose key signed the rotation (SPEC §3.8).
+    pub predecessor: Option<&'a str>,
 }
 
 /// `certificate_not_found`, as a 404.
@@ -111,6 +113,7 @@ impl Authority {
             tbs: tbs_der.clone(),
             request_id: what.request_id,
             created_at: now,
+            predecessor_serial: what.predecessor,
         })?;
         tx.audit(
             now,
@@ -121,7 +124,7 @@ impl Authority {
                 outcome: Outcome::Ok,
                 reasons: vec![],
                 details: serde_json::json!({"person": what.person_id, "profile": what.profile.code(),
-                "request": what.request_id, "not_after": not_after}),
+                "request": what.request_id, "not_after": not_after, "predecessor": what.predecessor}),
             },
         )?;
         Ok(Reservation {
@@ -129,6 +132,7 @@ impl Authority {
             tbs: tbs_der,
             request_id: what.request_id.map(str::to_string),
             person_id: what.person_id.to_string(),
+            predecessor_serial: what.predecessor.map(str::to_string),
         })
     }
 
@@ -168,14 +172,25 @@ impl Authority {
                     details: serde_json::json!({"request": r.request_id, "person": r.person_id}),
                 },
             )?;
+            // The organisation hears of every issuance, automatic ones
+            // included: a rotation it did not ask for is how a stolen key
+            // shows itself (issue 9).
             tx.notify(
                 now,
                 Some(&r.person_id),
                 "certificate.issued",
                 serde_json::json!({
                     "serial": r.serial, "request_id": r.request_id,
+                    "automatic": actor == "system", "predecessor": r.predecessor_serial,
                 }),
             )?;
+            if let Some(predecessor) = &r.predecessor_serial {
+                let profile = tx.certificate(predecessor)?.map(|c| c.record.profile);
+                if profile.is_some_and(|p| self.policies.profiles.get(p).supersede_grace_days == 0)
+                {
+                    self.supersede(tx, predecessor, &r.serial, now)?;
+                }
+            }
             Ok(der.clone())
         })
     }

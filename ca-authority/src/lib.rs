@@ -15,6 +15,7 @@ mod operators;
 pub mod passwords;
 mod publish;
 mod registry;
+mod rotation;
 mod submit;
 mod technological;
 mod terminate;

@@ -10,7 +10,9 @@ use ca_core::envelope::{unwrap_request, Signer};
 use ca_core::records::{Registration, RequestRecord};
 use ca_core::request_status::RequestStatus;
 use ca_core::request_type::RequestType;
-use ca_core::rules::{check_request, target_profile, RequestContext, SignerFacts};
+use ca_core::rules::{
+    auto_approval, check_request, subject_differences, target_profile, RequestContext, SignerFacts,
+};
 use ca_core::serial::serial_hex;
 use ca_core::subject::names_match;
 use ca_core::{Error, ErrorKind, Reason, Result};
@@ -127,10 +129,11 @@ impl Authority {
                 (Some(record), Some(certificate)) => Some(SignerFacts {
                     record,
                     certificate,
+                    has_successor: !tx.successors(&record.serial)?.is_empty(),
                 }),
                 _ => None,
             };
-            let reasons = check_request(&RequestContext {
+            let ctx = RequestContext {
                 now,
                 request_type,
                 csr,
@@ -139,15 +142,20 @@ impl Authority {
                 profile: self.policies.profiles.get(profile),
                 key_already_certified: tx.key_certified(&key_hash)?,
                 rules: &self.policies.rules,
-            });
-            let auto = reasons.is_empty()
-                && self.policies.profiles.get(profile).auto_approves(request_type);
+            };
+            let reasons = check_request(&ctx);
+            let auto = if reasons.is_empty() {
+                auto_approval(&ctx)
+            } else {
+                Err("refused")
+            };
             let status = match (reasons.is_empty(), request_type) {
                 (false, _) => RequestStatus::Rejected,
                 (true, RequestType::InitialSelfSigned) => RequestStatus::PendingAct,
                 (true, _) => RequestStatus::Pending,
             };
             let refused = status == RequestStatus::Rejected;
+            let differences = subject_differences(&ctx);
             let record = RequestRecord {
                 id: ca_core::random_id(),
                 cms_sha256: cms_sha256.clone(),
@@ -182,7 +190,8 @@ impl Authority {
                     reasons: reasons.clone(),
                     details: serde_json::json!({"type": request_type.code(), "status": status.code(),
                         "person": record.person_id, "signer": record.signer_serial,
-                        "key_sha256": record.key_sha256}),
+                        "key_sha256": record.key_sha256, "differences": differences,
+                        "waits_for_operator": auto.err().filter(|_| !refused)}),
                 },
             )?;
             if refused {
@@ -192,11 +201,12 @@ impl Authority {
                     "request.rejected",
                     serde_json::json!({
                         "request_id": record.id, "reasons": record.reasons,
+                        "differences": differences,
                     }),
                 )?;
             }
             let reservation = match (auto, &person) {
-                (true, Some(reg)) => Some(self.reserve(
+                (Ok(()), Some(reg)) => Some(self.reserve(
                     tx,
                     "system",
                     ToIssue {
@@ -206,6 +216,10 @@ impl Authority {
                         public_key: csr.key.spki().clone(),
                         authority_valid_until: reg.person.authority_valid_until,
                         request_id: Some(&record.id),
+                        predecessor: record
+                            .signer_serial
+                            .as_deref()
+                            .filter(|_| request_type == RequestType::Rotation),
                     },
                 )?),
                 _ => None,

@@ -188,6 +188,7 @@ impl Authority {
                     public_key,
                     authority_valid_until: reg.person.authority_valid_until,
                     request_id: None,
+                    predecessor: None,
                 },
             )
         })

@@ -88,28 +88,6 @@ fn initial_request_waits_for_an_operator_then_issues_a_certificate_openssl_verif
 }
 
 #[test]
-fn rotation_signed_by_the_working_certificate_is_issued_at_once() {
-    on_each_backend(|db| {
-        let w = World::new(db);
-        w.working("work", &w.person);
-        w.csr("next", &w.person);
-        let v = w
-            .reg
-            .submit_request(&w.envelope("next", "work"))
-            .unwrap()
-            .view;
-        assert_eq!(
-            (v.request_type.as_str(), v.status.as_str()),
-            ("rotation", "issued"),
-            "{v:?}"
-        );
-        let der = w.reg.request_certificate(&v.id).unwrap();
-        w.t.write_pem("next.pem", "CERTIFICATE", &der);
-        w.t.openssl(&["verify", "-CAfile", "ca.pem", "next.pem"]);
-    });
-}
-
-#[test]
 fn self_signed_request_waits_for_the_act_then_for_approval() {
     on_each_backend(|db| {
         let w = World::new(db);

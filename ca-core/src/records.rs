@@ -86,11 +86,11 @@ impl CertificateRecord {
         }
     }
 
-    /// When a planned rotation should be asked for (1.81.1): 30 days before
-    /// the end, or at the start for shorter certificates; only while active.
-    pub fn renewal_due(&self) -> Option<DateTime<Utc>> {
+    /// When a planned rotation should be asked for (SPEC §3.8): the opening
+    /// of the profile's renewal window; only while active.
+    pub fn renewal_due(&self, profile: &crate::policy::Profile) -> Option<DateTime<Utc>> {
         (self.status == CertificateStatus::Active)
-            .then(|| (self.not_after - chrono::Duration::days(30)).max(self.not_before))
+            .then(|| profile.renewal_opens(self.not_before, self.not_after))
     }
 
     /// Within its validity period at `now`.
@@ -117,6 +117,9 @@ pub struct StoredCertificate {
     pub revoked_at: Option<DateTime<Utc>>,
     /// Why it was revoked.
     pub revocation_reason: Option<crate::crl::RevocationReason>,
+    /// The certificate whose key signed the rotation request this one was
+    /// issued on (SPEC §3.8): its lineage.
+    pub predecessor_serial: Option<String>,
 }
 
 /// A client organisation (SPEC §2: Клиент and its agreement).

@@ -18,7 +18,7 @@ use crate::csr::CertificationRequest;
 use crate::error::{Error, Reason};
 use crate::lifecycle::{transition, Event};
 use crate::oids;
-use crate::policy::{Profile, ProfileKind, Profiles, Rules};
+use crate::policy::{Profile, ProfileKind, Profiles, RotationExtensions, Rules};
 use crate::records::{CertificateRecord, CertificateStatus, PersonRecord};
 use crate::request_type::RequestType;
 use crate::subject::names_match;
@@ -30,6 +30,9 @@ pub struct SignerFacts<'a> {
     pub record: &'a CertificateRecord,
     /// The certificate itself (subject and extensions for rotation).
     pub certificate: &'a Certificate,
+    /// A certificate was already issued (or reserved) on a rotation this
+    /// certificate's key signed (SPEC §3.8).
+    pub has_successor: bool,
 }
 
 /// Everything the policy checks of one request look at.
@@ -120,32 +123,122 @@ fn registration_window_is_open(ctx: &RequestContext<'_>) -> Option<Reason> {
 
 /// `subject_mismatch`: initial requests must carry the registration's
 /// subject and the profile's KU/EKU/policies; rotation requests those of the
-/// signing certificate (1.76.6, 1.81.5). Extensions a request leaves out are
-/// taken from the profile; only extensions it asks for must agree.
+/// signing certificate (1.76.6, 1.81.5). [`subject_differences`] says what
+/// differs.
 fn request_matches_registration(ctx: &RequestContext<'_>) -> Option<Reason> {
+    (!subject_differences(ctx).is_empty()).then_some(Reason::SubjectMismatch)
+}
+
+/// What keeps a request from `subject_mismatch`'s agreement, one entry per
+/// difference (`"subject differs"`, `"key_usage missing"`, …), for the
+/// audit trail and the person's notification.
+///
+/// An initial request may leave an extension out: the certificate then
+/// carries the profile's. What it does carry must be exactly the profile's:
+/// a superset asks for more than the profile grants, and a subset is
+/// refused too, because the certificate is built from the profile and
+/// would carry usages, purposes or policies the requester did not ask for.
+/// A rotation request must repeat the signing certificate's subject, KU,
+/// EKU and policies (1.81.5), unless the profile's `rotation_extensions`
+/// is `lenient`, when a missing one is taken from that certificate.
+pub fn subject_differences(ctx: &RequestContext<'_>) -> Vec<String> {
     let requested = match ctx.csr.requested_extensions() {
         Ok(exts) => ExtensionSummary::from_extensions(&exts),
-        Err(_) => return Some(Reason::SubjectMismatch),
+        Err(_) => return vec!["extension request unreadable".into()],
     };
     let subject = &ctx.csr.request.info.subject;
-    let matches = match (ctx.request_type, ctx.signer) {
+    let (subject_agrees, reference, strict) = match (ctx.request_type, ctx.signer) {
         (RequestType::Rotation, Some(signer)) => {
             let current = &signer.certificate.tbs_certificate;
-            let current_exts = ExtensionSummary::from_extensions(
-                current.extensions.as_deref().unwrap_or_default(),
-            );
-            names_match(subject, &current.subject) && requested.agrees_with(&current_exts)
+            (
+                names_match(subject, &current.subject),
+                ExtensionSummary::from_extensions(
+                    current.extensions.as_deref().unwrap_or_default(),
+                ),
+                ctx.profile.rotation_extensions == RotationExtensions::Strict,
+            )
         }
         _ => {
-            let person = ctx.person?;
-            let Ok(expected) = person.subject.to_name() else {
-                return Some(Reason::SubjectMismatch);
+            // An unknown person is person_not_active's refusal, not this one.
+            let Some(person) = ctx.person else {
+                return vec![];
             };
-            names_match(subject, &expected)
-                && requested.agrees_with(&ExtensionSummary::from_profile(ctx.profile))
+            let agrees = person
+                .subject
+                .to_name()
+                .is_ok_and(|expected| names_match(subject, &expected));
+            (agrees, ExtensionSummary::from_profile(ctx.profile), false)
         }
     };
-    (!matches).then_some(Reason::SubjectMismatch)
+    let mut differences = Vec::new();
+    if !subject_agrees {
+        differences.push("subject differs".to_string());
+    }
+    compare(
+        "key_usage",
+        &requested.key_usage,
+        &reference.key_usage,
+        strict,
+        &mut differences,
+    );
+    compare(
+        "extended_key_usage",
+        &requested.eku,
+        &reference.eku,
+        strict,
+        &mut differences,
+    );
+    compare(
+        "certificate_policies",
+        &requested.policies,
+        &reference.policies,
+        strict,
+        &mut differences,
+    );
+    differences
+}
+
+/// One extension of a request against its reference: asked for and
+/// different, or (when `required`) left out although the reference has it.
+fn compare<T: PartialEq>(
+    name: &str,
+    asked: &Option<T>,
+    reference: &Option<T>,
+    required: bool,
+    differences: &mut Vec<String>,
+) {
+    match asked {
+        None if required && reference.is_some() => differences.push(format!("{name} missing")),
+        Some(a) if reference.as_ref() != Some(a) => differences.push(format!("{name} differs")),
+        _ => {}
+    }
+}
+
+/// Whether an acceptable request is issued without an operator (SPEC
+/// §3.3, §3.8): the profile auto-approves its type and, for a rotation, the
+/// signing certificate's renewal window is open and it has no successor
+/// yet. `Err` says why the request waits for an operator instead.
+pub fn auto_approval(ctx: &RequestContext<'_>) -> Result<(), &'static str> {
+    if !ctx.profile.auto_approves(ctx.request_type) {
+        return Err("the profile does not issue this request type without an operator");
+    }
+    if ctx.request_type == RequestType::Rotation {
+        let Some(signer) = ctx.signer else {
+            return Err("a rotation needs its signing certificate");
+        };
+        let record = signer.record;
+        if ctx.now
+            < ctx
+                .profile
+                .renewal_opens(record.not_before, record.not_after)
+        {
+            return Err("the signing certificate's renewal window has not opened");
+        }
+        if signer.has_successor {
+            return Err("the signing certificate already has a successor");
+        }
+    }
+    Ok(())
 }
 
 /// `weak_key`: the key's algorithm or size is not allowed by the profile, or
@@ -246,22 +339,6 @@ impl ExtensionSummary {
                 .then(|| p.extended_key_usage.iter().copied().collect()),
             policies: Some(p.certificate_policies.iter().copied().collect()),
         }
-    }
-
-    /// Every extension asked for equals the reference's (SPEC §3.2
-    /// `subject_mismatch`, 1.81.5 for rotation).
-    ///
-    /// A request may leave an extension out: the certificate then carries
-    /// the profile's (or, on rotation, the current certificate's). What it
-    /// does carry must be exactly the reference: a superset asks for more
-    /// than the profile grants, and a subset is refused too, because the
-    /// certificate is built from the profile and would carry usages,
-    /// purposes or policies the requester did not ask for. Omission is how
-    /// a request says "whatever the profile gives".
-    fn agrees_with(&self, reference: &ExtensionSummary) -> bool {
-        (self.key_usage.is_none() || self.key_usage == reference.key_usage)
-            && (self.eku.is_none() || self.eku == reference.eku)
-            && (self.policies.is_none() || self.policies == reference.policies)
     }
 }
 
@@ -381,6 +458,21 @@ pub fn check_revocation(action: &CertificateAction<'_>) -> Result<CertificateSta
     let (cert, mut reasons) = action.common()?;
     let next = action.state_change(cert, Event::Revoke, &mut reasons);
     next.map_or(Err(reasons.clone()), |n| verdict(n, reasons))
+}
+
+/// A key compromise reported for a certificate already revoked for another
+/// cause (superseded on rotation, a lapsed suspension): its reason becomes
+/// keyCompromise (RFC 5280 §5.3.1) and SPEC §3.6's cascade still reaches
+/// the rotations its key signed. Anything else on a revoked certificate is
+/// `certificate_revoked`.
+pub fn compromise_learnt_after_revocation(
+    status: CertificateStatus,
+    recorded: Option<RevocationReason>,
+    reported: RevocationReason,
+) -> bool {
+    reported == RevocationReason::KeyCompromise
+        && status == CertificateStatus::Revoked
+        && recorded != Some(RevocationReason::KeyCompromise)
 }
 
 /// The revocation reasons an operator may choose (1.78, RFC 5280 §5.3.1);

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::api::{CertificateView, Operator, Organization, Person, RequestView};
+use crate::policy::Profiles;
 use crate::records::{
     CertificateStatus, OperatorRecord, OrganizationRecord, Registration, RequestRecord,
     StoredCertificate,
@@ -33,8 +34,14 @@ pub fn requests(rs: &[RequestRecord]) -> Vec<RequestView> {
     rs.iter().map(request).collect()
 }
 
-/// A certificate's status; owner and profile only for operators.
-pub fn certificate(c: &StoredCertificate, now: DateTime<Utc>, operator: bool) -> CertificateView {
+/// A certificate's status; owner and profile only for operators. The
+/// renewal date comes from the certificate's profile (SPEC §3.8).
+pub fn certificate(
+    c: &StoredCertificate,
+    now: DateTime<Utc>,
+    operator: bool,
+    profiles: &Profiles,
+) -> CertificateView {
     let record = &c.record;
     CertificateView {
         serial: record.serial.clone(),
@@ -47,7 +54,7 @@ pub fn certificate(c: &StoredCertificate, now: DateTime<Utc>, operator: bool) ->
         },
         revoked_at: c.revoked_at,
         revocation_reason: c.revocation_reason.map(|r| r.code().to_string()),
-        renewal_due: record.renewal_due(),
+        renewal_due: record.renewal_due(profiles.get(record.profile)),
         person_id: operator.then(|| record.person_id.clone()),
         profile: operator.then(|| record.profile.code().to_string()),
     }

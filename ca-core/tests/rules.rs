@@ -8,13 +8,13 @@ use ca_core::certificate::{parse_certificate, CertificateParams};
 use ca_core::crl::RevocationReason;
 use ca_core::csr::CertificationRequest;
 use ca_core::keys::PublicKey;
-use ca_core::policy::{CaKeyAlgorithm, Policies, Profile, ProfileKind};
+use ca_core::policy::{CaKeyAlgorithm, Policies, Profile, ProfileKind, RotationExtensions};
 use ca_core::records::{CertificateRecord, CertificateStatus, PersonRecord};
 use ca_core::request_type::RequestType;
 use ca_core::rules::{
-    check_approval, check_request, check_resumption, check_revocation, check_suspension,
-    check_technological, operator_revocation_reason, target_profile, ApprovalContext,
-    CertificateAction, RequestContext, SignerFacts,
+    auto_approval, check_approval, check_request, check_resumption, check_revocation,
+    check_suspension, check_technological, operator_revocation_reason, subject_differences,
+    target_profile, ApprovalContext, CertificateAction, RequestContext, SignerFacts,
 };
 use ca_core::serial::random_serial;
 use ca_core::signer::SoftwareSigner;
@@ -140,6 +140,7 @@ impl Fixture {
         let signer = (t != RequestType::InitialSelfSigned).then_some(SignerFacts {
             record: signer,
             certificate: &self.signer_cert,
+            has_successor: false,
         });
         let profile = target_profile(
             t,
@@ -401,6 +402,7 @@ fn check_under(f: &Fixture, kind: ProfileKind, csr: &CertificationRequest) -> Ve
         signer: Some(SignerFacts {
             record: &f.signer_record,
             certificate: &f.signer_cert,
+            has_successor: false,
         }),
         profile: f.policies.profiles.get(kind),
         key_already_certified: false,
@@ -537,8 +539,14 @@ fn rotation_accepts_the_signing_certificates_own_extensions() {
 fn subject_mismatch_against_the_current_certificate_on_rotation() {
     let f = Fixture::new(ProfileKind::Working);
     let p = person();
+    let own = Asked::of(f.policies.profiles.get(ProfileKind::Working));
     assert_eq!(
-        f.check(RequestType::Rotation, &csr(SUBJECT), Some(&p), t0()),
+        f.check(
+            RequestType::Rotation,
+            &own.csr(ALL_EXTENSIONS),
+            Some(&p),
+            t0()
+        ),
         vec![]
     );
     let other_title = csr("CN=Иванов Иван Иванович,title=Бухгалтер,O=ООО Ромашка,C=RU");
@@ -547,19 +555,11 @@ fn subject_mismatch_against_the_current_certificate_on_rotation() {
         vec![Reason::SubjectMismatch]
     );
     // 1.81.5: KU/EKU/policies asked for must be those of the signing certificate.
-    let same_ku = csr_with(SUBJECT, |b| {
-        b.add_extension(&KeyUsage(
-            KeyUsages::DigitalSignature | KeyUsages::NonRepudiation,
-        ))
-        .unwrap()
-    });
-    assert_eq!(
-        f.check(RequestType::Rotation, &same_ku, Some(&p), t0()),
-        vec![]
-    );
     let other_ku = csr_with(SUBJECT, |b| {
         b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
-            .unwrap()
+            .unwrap();
+        b.add_extension(&eku(&["1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.4"]))
+            .unwrap();
     });
     assert_eq!(
         f.check(RequestType::Rotation, &other_ku, Some(&p), t0()),
@@ -578,13 +578,144 @@ fn subject_mismatch_against_the_current_certificate_on_rotation() {
         f.check(RequestType::Rotation, &other_policy, Some(&p), t0()),
         vec![Reason::SubjectMismatch]
     );
-    let same_policy = csr_with(SUBJECT, |b| {
-        b.add_extension(&policy("1.3.6.1.4.1.99999.1.2")).unwrap()
+}
+
+/// 1.81.5 by default (`rotation_extensions = "strict"`): a rotation request
+/// that leaves out the signing certificate's KU, EKU or policies is refused,
+/// naming what is missing; `lenient` takes them from the certificate.
+#[test]
+fn rotation_must_repeat_every_extension_unless_the_profile_is_lenient() {
+    let mut f = Fixture::new(ProfileKind::Working);
+    let p = person();
+    let own = Asked::of(f.policies.profiles.get(ProfileKind::Working));
+    let differences = |f: &Fixture, c: &CertificationRequest| {
+        let signer = SignerFacts {
+            record: &f.signer_record,
+            certificate: &f.signer_cert,
+            has_successor: false,
+        };
+        subject_differences(&RequestContext {
+            now: t0(),
+            request_type: RequestType::Rotation,
+            csr: c,
+            person: Some(&p),
+            signer: Some(signer),
+            profile: f.policies.profiles.get(ProfileKind::Working),
+            key_already_certified: false,
+            rules: &f.policies.rules,
+        })
+    };
+    let bare = csr(SUBJECT);
+    assert_eq!(
+        f.check(RequestType::Rotation, &bare, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+    assert_eq!(
+        differences(&f, &bare),
+        vec![
+            "key_usage missing",
+            "extended_key_usage missing",
+            "certificate_policies missing"
+        ]
+    );
+    for (missing, kept) in [
+        ("key_usage", ["eku", "policies"]),
+        ("extended_key_usage", ["ku", "policies"]),
+        ("certificate_policies", ["ku", "eku"]),
+    ] {
+        let c = own.csr(&kept);
+        assert_eq!(
+            f.check(RequestType::Rotation, &c, Some(&p), t0()),
+            vec![Reason::SubjectMismatch],
+            "{missing}"
+        );
+        assert_eq!(differences(&f, &c), vec![format!("{missing} missing")]);
+    }
+    assert_eq!(
+        differences(&f, &own.csr(ALL_EXTENSIONS)),
+        Vec::<String>::new()
+    );
+
+    // Lenient: omissions are taken from the certificate; differences are not.
+    f.policies = policies_edited(|t| {
+        t.replace(
+            "[working]\n",
+            "[working]\nrotation_extensions = \"lenient\"\n",
+        )
     });
     assert_eq!(
-        f.check(RequestType::Rotation, &same_policy, Some(&p), t0()),
+        f.policies
+            .profiles
+            .get(ProfileKind::Working)
+            .rotation_extensions,
+        RotationExtensions::Lenient
+    );
+    assert_eq!(
+        f.check(RequestType::Rotation, &bare, Some(&p), t0()),
         vec![]
     );
+    assert_eq!(
+        f.check(RequestType::Rotation, &own.csr(&["ku"]), Some(&p), t0()),
+        vec![]
+    );
+    let other_ku = csr_with(SUBJECT, |b| {
+        b.add_extension(&KeyUsage(KeyUsages::DigitalSignature.into()))
+            .unwrap();
+    });
+    assert_eq!(
+        f.check(RequestType::Rotation, &other_ku, Some(&p), t0()),
+        vec![Reason::SubjectMismatch]
+    );
+}
+
+/// SPEC §3.8: a rotation is issued without an operator only inside the
+/// signing certificate's renewal window and for its first successor.
+#[test]
+fn rotation_auto_approval_needs_the_renewal_window_and_no_successor() {
+    let f = Fixture::new(ProfileKind::Working);
+    let p = person();
+    let c = Asked::of(f.policies.profiles.get(ProfileKind::Working)).csr(ALL_EXTENSIONS);
+    let profile = f.policies.profiles.get(ProfileKind::Working);
+    let opens = profile.renewal_opens(f.signer_record.not_before, f.signer_record.not_after);
+    let decide = |now: DateTime<Utc>, has_successor: bool, t: RequestType| {
+        auto_approval(&RequestContext {
+            now,
+            request_type: t,
+            csr: &c,
+            person: Some(&p),
+            signer: Some(SignerFacts {
+                record: &f.signer_record,
+                certificate: &f.signer_cert,
+                has_successor,
+            }),
+            profile,
+            key_already_certified: false,
+            rules: &f.policies.rules,
+        })
+    };
+    assert_eq!(decide(opens, false, RequestType::Rotation), Ok(()));
+    assert_eq!(
+        decide(opens - Duration::seconds(1), false, RequestType::Rotation),
+        Err("the signing certificate's renewal window has not opened")
+    );
+    assert_eq!(
+        decide(opens, true, RequestType::Rotation),
+        Err("the signing certificate already has a successor")
+    );
+    // The working profile never auto-approves initial requests.
+    assert!(decide(opens, false, RequestType::Initial).is_err());
+}
+
+/// The repository's policies with `profiles.toml` edited by `edit`.
+fn policies_edited(edit: impl FnOnce(String) -> String) -> Policies {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let text = std::fs::read_to_string(source.join("profiles.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["ca.toml", "rules.toml", "calendar.toml"] {
+        std::fs::copy(source.join(file), dir.path().join(file)).unwrap();
+    }
+    std::fs::write(dir.path().join("profiles.toml"), edit(text)).unwrap();
+    Policies::load(dir.path()).unwrap()
 }
 
 #[test]
@@ -596,23 +727,8 @@ fn weak_key_per_profile() {
         vec![]
     );
     // A profile that allows RSA only refuses this P-256 key.
-    let mut text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/profiles.toml"),
-    )
-    .unwrap();
-    text = text.replace("ec_curves = [\"P-256\", \"P-384\"]", "ec_curves = []");
-    let dir = tempfile::tempdir().unwrap();
-    for file in ["ca.toml", "rules.toml", "calendar.toml"] {
-        std::fs::copy(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../policies")
-                .join(file),
-            dir.path().join(file),
-        )
-        .unwrap();
-    }
-    std::fs::write(dir.path().join("profiles.toml"), text).unwrap();
-    f.policies = Policies::load(dir.path()).unwrap();
+    f.policies =
+        policies_edited(|t| t.replace("ec_curves = [\"P-256\", \"P-384\"]", "ec_curves = []"));
     assert_eq!(
         f.check(RequestType::Initial, &c, Some(&person()), t0()),
         vec![Reason::WeakKey]

@@ -37,6 +37,8 @@ pub struct NewCertificate<'a> {
     pub request_id: Option<&'a str>,
     /// Now.
     pub created_at: DateTime<Utc>,
+    /// The certificate whose key signed the rotation request (SPEC §3.8).
+    pub predecessor_serial: Option<&'a str>,
 }
 
 /// A reservation not yet finished: what recovery needs to sign and store it.
@@ -50,6 +52,8 @@ pub struct Reservation {
     pub request_id: Option<String>,
     /// The owner.
     pub person_id: String,
+    /// The certificate it succeeds on a planned rotation (SPEC §3.8).
+    pub predecessor_serial: Option<String>,
 }
 
 /// A lapsed suspension: serial, owner, end of the period.
@@ -124,6 +128,7 @@ impl Tx<'_> {
                 revoked_at: None,
                 revocation_reason: None,
                 invalidity_date: None,
+                predecessor_serial: new.predecessor_serial.map(str::to_string),
             })
             .execute(self.c)
             .map_err(db_error)?;
@@ -163,6 +168,7 @@ impl Tx<'_> {
                 tbs: r.tbs,
                 request_id: r.request_id,
                 person_id: r.person_id,
+                predecessor_serial: r.predecessor_serial,
             })
             .collect())
     }
@@ -285,5 +291,70 @@ impl Tx<'_> {
             .into_iter()
             .map(|(s, p, u)| (s, p, u.map(dt)))
             .collect())
+    }
+
+    /// The certificates issued (or reserved) on rotation requests signed by
+    /// `serial`'s key: serial, owner and state, by serial.
+    pub fn successors(&mut self, serial: &str) -> Result<Vec<StoredCertificate>> {
+        let rows: Vec<CertRow> = certificates::table
+            .filter(certificates::predecessor_serial.eq(serial))
+            .select(CertRow::as_select())
+            .order(certificates::serial.asc())
+            .load(self.c)
+            .map_err(db_error)?;
+        rows.iter().map(mapping::certificate).collect()
+    }
+
+    /// Certificates of `profile` not yet revoked whose successor was signed
+    /// at or before `before` (SPEC §3.8: revoked as superseded after the
+    /// profile's grace period): serial and owner.
+    pub fn superseded_due(
+        &mut self,
+        profile: ProfileKind,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>> {
+        let (successors, predecessors) = (
+            diesel::alias!(certificates as successor),
+            certificates::table,
+        );
+        let signed_successors = successors
+            .filter(successors.field(certificates::status).ne(SIGNING))
+            .filter(successors.field(certificates::created_at).le(ts(before)))
+            .filter(
+                successors
+                    .field(certificates::predecessor_serial)
+                    .is_not_null(),
+            )
+            .select(
+                successors
+                    .field(certificates::predecessor_serial)
+                    .assume_not_null(),
+            );
+        predecessors
+            .filter(certificates::profile.eq(profile.code()))
+            .filter(certificates::status.eq_any([CERT_ACTIVE, SUSPENDED]))
+            .filter(certificates::serial.eq_any(signed_successors))
+            .select((certificates::serial, certificates::person_id))
+            .order(certificates::serial.asc())
+            .load(self.c)
+            .map_err(db_error)
+    }
+
+    /// A revoked certificate's reason becomes `keyCompromise` (RFC 5280
+    /// §5.3.1: a compromise learnt after a revocation for another cause);
+    /// the revocation time stays. False unless it was revoked for another
+    /// reason.
+    pub fn revoke_again_for_compromise(&mut self, serial: &str) -> Result<bool> {
+        let compromise = RevocationReason::KeyCompromise.code();
+        let n = diesel::update(
+            certificates::table
+                .find(serial)
+                .filter(certificates::status.eq(REVOKED))
+                .filter(certificates::revocation_reason.ne(compromise)),
+        )
+        .set(certificates::revocation_reason.eq(Some(compromise)))
+        .execute(self.c)
+        .map_err(db_error)?;
+        Ok(n == 1)
     }
 }

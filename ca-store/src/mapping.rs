@@ -91,6 +91,7 @@ pub(crate) fn certificate(row: &CertRow) -> Result<StoredCertificate> {
             .as_deref()
             .map(|r| RevocationReason::from_code(r).ok_or_else(|| corrupt("reason", r)))
             .transpose()?,
+        predecessor_serial: row.predecessor_serial.clone(),
     })
 }
 

@@ -58,6 +58,7 @@ pub struct CertRow {
     pub revoked_at: Option<i64>,
     pub revocation_reason: Option<String>,
     pub invalidity_date: Option<i64>,
+    pub predecessor_serial: Option<String>,
 }
 
 /// `requests`.

@@ -58,6 +58,7 @@ diesel::table! {
         revoked_at -> Nullable<BigInt>,
         revocation_reason -> Nullable<Text>,
         invalidity_date -> Nullable<BigInt>,
+        predecessor_serial -> Nullable<Text>,
     }
 }
 

@@ -73,6 +73,20 @@ pub fn person_subject() -> SubjectSpec {
 }
 
 /// The same subject as an `openssl req -subj` argument.
+/// The working profile's KU, EKU and policies as `openssl req -addext`
+/// values: what a rotation request must repeat of the certificate it is
+/// signed with (1.81.5, `rotation_extensions = "strict"`).
+pub const WORKING_EXTENSIONS: [&str; 3] = [
+    "keyUsage=critical,digitalSignature,nonRepudiation",
+    "extendedKeyUsage=clientAuth,emailProtection",
+    "certificatePolicies=1.3.6.1.4.1.99999.1.2",
+];
+
+/// `-addext` arguments for `extensions`.
+pub fn addext_args<'a>(extensions: &[&'a str]) -> Vec<&'a str> {
+    extensions.iter().flat_map(|e| ["-addext", e]).collect()
+}
+
 pub const PERSON_SUBJ: &str =
     "/C=RU/O=ООО Ромашка/title=Генеральный директор/CN=Иванов Иван Иванович";
 

@@ -236,7 +236,13 @@ pub const SUBJ: &str =
 
 /// A P-256 key and PEM CSR with the person's subject: `<name>.key`, `<name>.csr.pem`.
 pub fn csr_pem(t: &TestCa, name: &str, subj: &str) -> String {
-    t.openssl(&[
+    csr_pem_with(t, name, subj, &[])
+}
+
+/// The same with `openssl req -addext` extensions.
+pub fn csr_pem_with(t: &TestCa, name: &str, subj: &str, extensions: &[&str]) -> String {
+    let (key, out) = (format!("{name}.key"), format!("{name}.csr.pem"));
+    let mut args = vec![
         "req",
         "-new",
         "-utf8",
@@ -246,12 +252,14 @@ pub fn csr_pem(t: &TestCa, name: &str, subj: &str) -> String {
         "ec_paramgen_curve:P-256",
         "-nodes",
         "-keyout",
-        &format!("{name}.key"),
+        &key,
         "-subj",
         subj,
         "-out",
-        &format!("{name}.csr.pem"),
-    ]);
+        &out,
+    ];
+    args.extend(ca_tests::addext_args(extensions));
+    t.openssl(&args);
     t.openssl(&[
         "req",
         "-in",

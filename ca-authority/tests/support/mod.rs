@@ -87,7 +87,10 @@ impl Reg {
         operator: bool,
     ) -> ca_core::Result<(CertificateView, Option<Vec<u8>>)> {
         let (c, der) = self.0.certificate(serial)?;
-        Ok((views::certificate(&c, self.0.now(), operator), der))
+        Ok((
+            views::certificate(&c, self.0.now(), operator, &self.0.policies().profiles),
+            der,
+        ))
     }
 
     pub fn certificates(
@@ -100,7 +103,7 @@ impl Reg {
             .0
             .certificates(person)?
             .iter()
-            .map(|c| views::certificate(c, now, true))
+            .map(|c| views::certificate(c, now, true, &self.0.policies().profiles))
             .filter(|v| status.is_none_or(|s| v.status == s))
             .collect())
     }
@@ -127,16 +130,46 @@ pub fn policies() -> Policies {
 
 /// A registry for the CA whose key store is `<dir>/data`, on `url`.
 pub fn open_registry(dir: &std::path::Path, url: &str, clock: Arc<ManualClock>) -> Reg {
-    let p = policies();
+    open_registry_with(dir, url, clock, policies())
+}
+
+/// The same under other policies.
+pub fn open_registry_with(
+    dir: &std::path::Path,
+    url: &str,
+    clock: Arc<ManualClock>,
+    p: Policies,
+) -> Reg {
     let (ca, _) = keystore::open_or_create(&dir.join("data"), &p.ca, None, Utc::now()).unwrap();
     Reg(Authority::open(url, Arc::new(ca), Arc::new(p), clock).unwrap())
 }
 
 impl World {
     pub fn new(db: &TestDb) -> World {
+        World::with_policies(db, policies())
+    }
+
+    /// A world whose `profiles.toml` is the repository's edited by `edit`.
+    pub fn with_profiles(db: &TestDb, edit: impl FnOnce(String) -> String) -> World {
+        let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["ca.toml", "rules.toml", "calendar.toml"] {
+            std::fs::copy(source.join(file), dir.path().join(file)).unwrap();
+        }
+        let text = std::fs::read_to_string(source.join("profiles.toml")).unwrap();
+        std::fs::write(dir.path().join("profiles.toml"), edit(text)).unwrap();
+        World::with_policies(db, Policies::load(dir.path()).unwrap())
+    }
+
+    pub fn with_policies(db: &TestDb, policies: Policies) -> World {
         let t = TestCa::new();
         let clock = Arc::new(ManualClock::new(Utc::now()));
-        let reg = Arc::new(open_registry(t.path(), &db.url, clock.clone()));
+        let reg = Arc::new(open_registry_with(
+            t.path(),
+            &db.url,
+            clock.clone(),
+            policies,
+        ));
         let org = reg
             .0
             .register_organization(
@@ -194,6 +227,21 @@ impl World {
     }
 
     pub fn csr_with_subject(&self, name: &str, subject: &str) -> Vec<u8> {
+        self.csr_with(name, subject, &[])
+    }
+
+    /// A CSR for a planned rotation of a working certificate: the person's
+    /// subject and the working profile's extensions (1.81.5).
+    pub fn rotation_csr(&self, name: &str, person: &Person) -> Vec<u8> {
+        self.csr_with(
+            name,
+            &subj(&person.full_name, &person.position),
+            &ca_tests::WORKING_EXTENSIONS,
+        )
+    }
+
+    /// A CSR with `subject` and `openssl req -addext` extensions.
+    pub fn csr_with(&self, name: &str, subject: &str, extensions: &[&str]) -> Vec<u8> {
         let key = format!("{name}.key");
         self.t.openssl(&[
             "genpkey",
@@ -204,19 +252,12 @@ impl World {
             "-out",
             &key,
         ]);
-        self.t.openssl(&[
-            "req",
-            "-new",
-            "-utf8",
-            "-key",
-            &key,
-            "-subj",
-            subject,
-            "-outform",
-            "DER",
-            "-out",
-            &format!("{name}.csr"),
-        ]);
+        let out = format!("{name}.csr");
+        let mut args = vec![
+            "req", "-new", "-utf8", "-key", &key, "-subj", subject, "-outform", "DER", "-out", &out,
+        ];
+        args.extend(ca_tests::addext_args(extensions));
+        self.t.openssl(&args);
         self.t.read(&format!("{name}.csr"))
     }
 
@@ -263,10 +304,13 @@ impl World {
 
     /// Whether `openssl verify -crl_check` accepts `<cert>` with `<crl>`.
     pub fn verifies(&self, crl: &str, cert: &str) -> bool {
+        let at = self.reg.now().timestamp().to_string();
         ca_tests::try_openssl(
             self.t.path(),
             &[
                 "verify",
+                "-attime",
+                &at,
                 "-crl_check",
                 "-CAfile",
                 "ca.pem",

@@ -12,7 +12,9 @@ use serde::de::DeserializeOwned;
 
 pub use ca::{CaKeyAlgorithm, CaPolicy};
 pub use calendar::Calendar;
-pub use profile::{Profile, ProfileKind, Profiles, RSA_DEFAULT_SIZES, RSA_STANDARD_SIZES};
+pub use profile::{
+    Profile, ProfileKind, Profiles, RotationExtensions, RSA_DEFAULT_SIZES, RSA_STANDARD_SIZES,
+};
 pub use rules::{PasswordPolicy, Rules};
 
 use crate::error::{Error, Result};

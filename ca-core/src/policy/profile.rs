@@ -40,6 +40,29 @@ pub struct Profile {
     pub cap_at_authority: bool,
     /// Request types issued without an operator (SPEC §3.3).
     pub auto_approve: Vec<RequestType>,
+    /// The renewal window: the last days of a certificate's validity in
+    /// which a rotation may be issued without an operator (SPEC §3.8).
+    pub renewal_window_days: u32,
+    /// How long a predecessor stays valid after its successor is issued
+    /// before it is revoked as `superseded` (SPEC §3.8; 0 = at once).
+    pub supersede_grace_days: u32,
+    /// Whether a rotation request must repeat the signing certificate's
+    /// KU, EKU and policies (1.81.5) or may leave them out.
+    pub rotation_extensions: RotationExtensions,
+}
+
+/// What a rotation request must carry of its signing certificate's
+/// extensions (1.81.5, SPEC §3.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationExtensions {
+    /// KU, EKU and certificate policies present and equal (the default).
+    #[default]
+    Strict,
+    /// Those present must be equal; a missing one is taken from the
+    /// signing certificate. Only where the bank's client software cannot
+    /// repeat them.
+    Lenient,
 }
 
 /// The RSA sizes key generators produce. `rsa_bits = [min, max]` in
@@ -104,6 +127,17 @@ impl Profile {
     /// Whether requests of type `t` are issued at once under this profile.
     pub fn auto_approves(&self, t: RequestType) -> bool {
         self.auto_approve.contains(&t)
+    }
+
+    /// When the renewal window of a certificate valid from `not_before` to
+    /// `not_after` opens (SPEC §3.8): `renewal_window_days` before the end,
+    /// or at the start for shorter certificates.
+    pub fn renewal_opens(
+        &self,
+        not_before: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        (not_after - Duration::days(self.renewal_window_days.into())).max(not_before)
     }
 }
 
@@ -190,6 +224,12 @@ struct RawProfile {
     cap_at_authority: bool,
     #[serde(default)]
     auto_approve: Vec<String>,
+    #[serde(default)]
+    renewal_window_days: Option<u32>,
+    #[serde(default)]
+    supersede_grace_days: Option<u32>,
+    #[serde(default)]
+    rotation_extensions: RotationExtensions,
 }
 
 /// Named EKU purposes accepted besides dotted OIDs.
@@ -337,6 +377,21 @@ impl RawProfile {
                 "initial_self_signed requests always wait for the acceptance act".into(),
             ));
         }
+        // 1.81.1: about a week before the end; 30 days by default (SPEC §3.8).
+        let renewal_window_days = self.renewal_window_days.unwrap_or(30);
+        if renewal_window_days > self.validity_days {
+            return Err(bad(
+                "renewal_window_days",
+                format!("must be 0 to validity_days ({})", self.validity_days),
+            ));
+        }
+        let supersede_grace_days = self.supersede_grace_days.unwrap_or(0);
+        if supersede_grace_days > 30 {
+            return Err(bad(
+                "supersede_grace_days",
+                "must be 0 to 30: a superseded key must not stay usable long".into(),
+            ));
+        }
         Ok(Profile {
             kind,
             validity_days: self.validity_days,
@@ -347,6 +402,9 @@ impl RawProfile {
             ec_curves,
             cap_at_authority: self.cap_at_authority,
             auto_approve,
+            renewal_window_days,
+            supersede_grace_days,
+            rotation_extensions: self.rotation_extensions,
         })
     }
 }
@@ -367,7 +425,36 @@ mod tests {
             ec_curves: vec!["P-256".into(), "P-384".into()],
             cap_at_authority: true,
             auto_approve: vec!["rotation".into()],
+            renewal_window_days: None,
+            supersede_grace_days: None,
+            rotation_extensions: RotationExtensions::Strict,
         }
+    }
+
+    #[test]
+    fn renewal_window_and_grace_default_and_are_bounded() {
+        let p = raw_profile().validate(ProfileKind::Working).unwrap();
+        assert_eq!(
+            (p.renewal_window_days, p.supersede_grace_days),
+            (30, 0),
+            "SPEC §3.8 defaults"
+        );
+        assert_eq!(p.rotation_extensions, RotationExtensions::Strict);
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let end = start + Duration::days(365);
+        assert_eq!(p.renewal_opens(start, end), end - Duration::days(30));
+        // A certificate shorter than the window is renewable from its start.
+        assert_eq!(p.renewal_opens(start, start + Duration::days(10)), start);
+        let too_long = RawProfile {
+            renewal_window_days: Some(366),
+            ..raw_profile()
+        };
+        assert!(too_long.validate(ProfileKind::Working).is_err());
+        let long_grace = RawProfile {
+            supersede_grace_days: Some(31),
+            ..raw_profile()
+        };
+        assert!(long_grace.validate(ProfileKind::Working).is_err());
     }
 
     #[test]

@@ -1,0 +1,2 @@
+DROP INDEX certificates_predecessor;
+ALTER TABLE certificates DROP COLUMN predecessor_serial;
