@@ -59,9 +59,13 @@ impl<R: Roles + 'static> FromRequest for Authorized<R> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = Caller::from_request(req, payload);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let endpoint = endpoint(req);
         Box::pin(async move {
             let caller = caller.await?;
-            caller.require(R::ROLES)?;
+            if let Err(refusal) = caller.require(R::ROLES) {
+                return Err(record(state, &caller.username, endpoint, refusal).await);
+            }
             Ok(Authorized {
                 caller,
                 _roles: std::marker::PhantomData,
@@ -83,16 +87,39 @@ pub struct Caller {
 
 impl Caller {
     /// `Forbidden` unless the caller has one of `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+    pub fn require(&self, roles: &[Role]) -> Result<(), Error> {
         if roles.contains(&self.role) {
             Ok(())
         } else {
             Err(Error::new(
                 ErrorKind::Forbidden,
                 format!("the {} role may not do this", self.role.code()),
-            )
-            .into())
+            ))
         }
+    }
+}
+
+/// `METHOD /path` of a request, for the audit trail.
+fn endpoint(req: &HttpRequest) -> String {
+    format!("{} {}", req.method(), req.path())
+}
+
+/// Writes a refusal made here to the audit trail (SPEC §5: every refusal)
+/// and turns it into the answer; a failure to record it is the answer
+/// instead.
+async fn record(
+    state: Option<web::Data<AppState>>,
+    who: &str,
+    endpoint: String,
+    refusal: Error,
+) -> ApiError {
+    let Some(state) = state else {
+        return Error::internal("no application state").into();
+    };
+    let (authority, who) = (state.authority.clone(), who.to_string());
+    match web::block(move || authority.record_access_refusal(&who, &endpoint, refusal)).await {
+        Ok(e) => e.into(),
+        Err(e) => Error::internal(e.to_string()).into(),
     }
 }
 
@@ -114,6 +141,7 @@ impl FromRequest for Caller {
             req.path(),
             "/api/v1/admin/password" | "/api/v1/admin/session"
         );
+        let endpoint = endpoint(req);
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ApiError::from(Error::internal("no application state")))?;
@@ -125,16 +153,18 @@ impl FromRequest for Caller {
             })?;
             let hash = ca_authority::passwords::token_hash(&token);
             let (authority, lookup) = (state.authority.clone(), hash.clone());
+            let state = Some(state);
             let who = web::block(move || authority.authenticate(&lookup))
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??;
             if who.must_change_password && !changing_password {
-                return Err(Error::new(
+                let refusal = Error::new(
                     ErrorKind::Forbidden,
                     "change the password first (POST /api/v1/admin/password)",
                 )
-                .with_reasons(&[Reason::PasswordChangeRequired])
-                .into());
+                .with_reasons(&[Reason::PasswordChangeRequired]);
+                let who = who.operator.username;
+                return Err(record(state, &who, endpoint, refusal).await);
             }
             let (username, role) = (who.operator.username, who.operator.role);
             Ok(Caller {

@@ -80,7 +80,9 @@ async fn operator_login_password_rules_and_lockout() {
             401
         );
 
-        // Three wrong passwords lock the account; an admin unlocks it.
+        // Three wrong passwords lock the account and end the sessions it
+        // had (issue 9 defect 4); every wrong password gets the answer an
+        // unknown user gets (defect 13); an admin unlocks it.
         operator(
             &app,
             &admin_token(&app, "Valid1Password").await,
@@ -88,16 +90,41 @@ async fn operator_login_password_rules_and_lockout() {
             "registrar",
         )
         .await;
-        for i in 1..=3 {
-            let r = post_json(
-                &app,
-                "/api/v1/admin/session",
-                None,
-                json!({"username": "clerk", "password": "Nope1Nope"}),
-            )
-            .await;
-            assert_eq!(r.status, if i < 3 { 401 } else { 403 }, "attempt {i}");
+        let before = post_json(
+            &app,
+            "/api/v1/admin/session",
+            None,
+            json!({"username": "clerk", "password": "Second2Pass"}),
+        )
+        .await;
+        let before = before.json()["token"].as_str().unwrap().to_string();
+        for user in ["clerk", "ghost"] {
+            for i in 1..=4 {
+                let r = post_json(
+                    &app,
+                    "/api/v1/admin/session",
+                    None,
+                    json!({"username": user, "password": "Nope1Nope"}),
+                )
+                .await;
+                assert_eq!(
+                    (r.status, r.code(), r.json()["error"]["message"].clone()),
+                    (
+                        401,
+                        "unauthenticated".into(),
+                        json!("wrong user name or password")
+                    ),
+                    "{user} attempt {i}"
+                );
+            }
         }
+        assert_eq!(
+            get(&app, "/api/v1/admin/requests", Some(&before))
+                .await
+                .status,
+            401,
+            "a session opened before the lockout ends with it"
+        );
         let r = post_json(
             &app,
             "/api/v1/admin/session",
@@ -360,6 +387,22 @@ async fn roles_are_checked_on_every_operator_endpoint() {
                     (403, "forbidden"),
                     "{role} allowed on {method} {path}"
                 );
+                // Issue 9 defect 6: the role refusal is in the audit trail.
+                let who = if role == "registrar" { "desk" } else { "watch" };
+                let endpoint = format!("{method} {path}");
+                let recorded = env
+                    .reg
+                    .audit_records(0, 1000)
+                    .unwrap()
+                    .into_iter()
+                    .filter(|a| {
+                        a.action == "access"
+                            && a.actor == who
+                            && a.object == endpoint
+                            && a.outcome == "refused"
+                    })
+                    .count();
+                assert_eq!(recorded, 1, "{role} on {endpoint}");
             }
             assert!(r.status < 500, "{method} {path} as {role}: {}", r.status);
         }

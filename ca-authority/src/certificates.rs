@@ -47,13 +47,16 @@ impl Authority {
         document: &str,
         applicant: Option<&str>,
     ) -> Result<DateTime<Utc>> {
-        match self.apply(actor, serial, document, applicant, Change::Suspend { days })? {
-            CertificateStatus::Suspended { until } => Ok(until),
-            other => Err(Error::internal(format!(
-                "suspension led to {}",
-                other.code()
-            ))),
-        }
+        let object = format!("certificate:{serial}");
+        self.recording(actor, "certificate.suspend", object, || {
+            match self.apply(actor, serial, document, applicant, Change::Suspend { days })? {
+                CertificateStatus::Suspended { until } => Ok(until),
+                other => Err(Error::internal(format!(
+                    "suspension led to {}",
+                    other.code()
+                ))),
+            }
+        })
     }
 
     /// Resumes a suspended certificate (1.80).
@@ -64,8 +67,11 @@ impl Authority {
         document: &str,
         applicant: Option<&str>,
     ) -> Result<()> {
-        self.apply(actor, serial, document, applicant, Change::Resume)
-            .map(|_| ())
+        let object = format!("certificate:{serial}");
+        self.recording(actor, "certificate.resume", object, || {
+            self.apply(actor, serial, document, applicant, Change::Resume)
+                .map(|_| ())
+        })
     }
 
     /// Revokes one certificate on an application or the bank's decision
@@ -78,15 +84,18 @@ impl Authority {
         document: &str,
         applicant: Option<&str>,
     ) -> Result<()> {
-        let reason = operator_revocation_reason(reason)?;
-        self.apply(
-            actor,
-            serial,
-            document,
-            applicant,
-            Change::Revoke { reason },
-        )
-        .map(|_| ())
+        let object = format!("certificate:{serial}");
+        self.recording(actor, "certificate.revoke", object, || {
+            let reason = operator_revocation_reason(reason)?;
+            self.apply(
+                actor,
+                serial,
+                document,
+                applicant,
+                Change::Revoke { reason },
+            )
+            .map(|_| ())
+        })
     }
 
     fn apply(
@@ -104,6 +113,21 @@ impl Authority {
         }
         let now = self.now();
         self.store.write_verdict(|tx| {
+            // A suspension whose period has ended is revoked at that moment,
+            // whatever the background work has done (SPEC §3.5): the lapse
+            // commits with this action's refusal.
+            let lapsed = match tx.certificate(serial)? {
+                Some(c) => match c.record.status {
+                    CertificateStatus::Suspended { until } if until <= now => {
+                        self.lapse(tx, serial, &c.record.person_id, Some(until), now)?
+                    }
+                    _ => false,
+                },
+                None => false,
+            };
+            if lapsed {
+                self.publish_after_change(tx, "system", now)?;
+            }
             let stored = tx
                 .certificate(serial)?
                 .filter(|c| c.record.status != CertificateStatus::Signing);
@@ -309,34 +333,50 @@ impl Authority {
         self.store.write(|tx| {
             let mut revoked = Vec::new();
             for (serial, person, until) in tx.lapsed_suspensions(now)? {
-                // Revoked now, the moment the CA acts, so the delta CRL on
-                // the last full CRL carries it even if this runs late.
-                if !tx.lapse_certificate(&serial, now)? {
-                    continue;
+                if self.lapse(tx, &serial, &person, until, now)? {
+                    revoked.push(serial);
                 }
-                tx.audit(
-                    now,
-                    Event {
-                        actor: "system",
-                        action: "certificate.revoked",
-                        object: format!("certificate:{serial}"),
-                        outcome: Outcome::Ok,
-                        reasons: vec![],
-                        details: serde_json::json!({"cause": "suspension ended without resumption", "suspended_until": until}),
-                    },
-                )?;
-                tx.notify(
-                    now,
-                    Some(&person),
-                    "certificate.revoked",
-                    serde_json::json!({"serial": serial, "cause": "suspension_lapsed"}),
-                )?;
-                revoked.push(serial);
             }
             if !revoked.is_empty() {
                 self.publish_after_change(tx, "system", now)?;
             }
             Ok(revoked)
         })
+    }
+
+    /// Revokes one suspended certificate whose period ended by `now`, with
+    /// its audit row and notification, in the caller's transaction. False
+    /// when it was resumed or revoked meanwhile.
+    fn lapse(
+        &self,
+        tx: &mut Tx<'_>,
+        serial: &str,
+        person: &str,
+        until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        // Revoked now, the moment the CA acts, so the delta CRL on the last
+        // full CRL carries it even if this runs late.
+        if !tx.lapse_certificate(serial, now)? {
+            return Ok(false);
+        }
+        tx.audit(
+            now,
+            Event {
+                actor: "system",
+                action: "certificate.revoked",
+                object: format!("certificate:{serial}"),
+                outcome: Outcome::Ok,
+                reasons: vec![],
+                details: serde_json::json!({"cause": "suspension ended without resumption", "suspended_until": until}),
+            },
+        )?;
+        tx.notify(
+            now,
+            Some(person),
+            "certificate.revoked",
+            serde_json::json!({"serial": serial, "cause": "suspension_lapsed"}),
+        )?;
+        Ok(true)
     }
 }

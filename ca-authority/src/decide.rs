@@ -112,75 +112,78 @@ impl Authority {
     /// person and the key are checked again at decision time
     /// ([`check_approval`]); a refusal rejects the request.
     pub fn approve(&self, actor: &str, id: &str) -> Result<RequestRecord> {
-        let now = self.now();
-        let reservation = self.store.write_verdict(|tx| {
-            let r = load(tx, id)?;
-            next_status(&r, RequestEvent::Reserved)?;
-            let person = match &r.person_id {
-                Some(p) => tx.person(p)?,
-                None => None,
-            };
-            let signer = match &r.signer_serial {
-                Some(serial) => tx
-                    .certificate(serial)?
-                    .map(|c| c.record)
-                    .filter(|c| c.status != CertificateStatus::Signing),
-                None => None,
-            };
-            let reasons = check_approval(&ApprovalContext {
-                now,
-                signed_by_certificate: r.signer_serial.is_some(),
-                signer: signer.as_ref(),
-                person: person.as_ref().map(|p| &p.person),
-                key_already_certified: tx.key_certified(&r.key_sha256)?,
-            });
-            if !reasons.is_empty() {
-                self.record_rejection(
+        let object = format!("request:{id}");
+        self.recording(actor, "request.approve", object, || {
+            let now = self.now();
+            let reservation = self.store.write_verdict(|tx| {
+                let r = load(tx, id)?;
+                next_status(&r, RequestEvent::Reserved)?;
+                let person = match &r.person_id {
+                    Some(p) => tx.person(p)?,
+                    None => None,
+                };
+                let signer = match &r.signer_serial {
+                    Some(serial) => tx
+                        .certificate(serial)?
+                        .map(|c| c.record)
+                        .filter(|c| c.status != CertificateStatus::Signing),
+                    None => None,
+                };
+                let reasons = check_approval(&ApprovalContext {
+                    now,
+                    signed_by_certificate: r.signer_serial.is_some(),
+                    signer: signer.as_ref(),
+                    person: person.as_ref().map(|p| &p.person),
+                    key_already_certified: tx.key_certified(&r.key_sha256)?,
+                });
+                if !reasons.is_empty() {
+                    self.record_rejection(
+                        tx,
+                        actor,
+                        &r,
+                        RequestEvent::Reject,
+                        &reasons,
+                        Some("refused at approval: the registration changed"),
+                        now,
+                    )?;
+                    return Ok(Err(Error::reasons(
+                        reasons,
+                        "the request no longer passes the rules; it was rejected",
+                    )));
+                }
+                let reg = person.expect("an authorised person was checked above");
+                tx.audit(
+                    now,
+                    Event {
+                        actor,
+                        action: "request.approve",
+                        object: format!("request:{id}"),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({}),
+                    },
+                )?;
+                let csr = CertificationRequest::from_der(&r.csr)?;
+                Ok(Ok(self.reserve(
                     tx,
                     actor,
-                    &r,
-                    RequestEvent::Reject,
-                    &reasons,
-                    Some("refused at approval: the registration changed"),
-                    now,
-                )?;
-                return Ok(Err(Error::reasons(
-                    reasons,
-                    "the request no longer passes the rules; it was rejected",
-                )));
-            }
-            let reg = person.expect("an authorised person was checked above");
-            tx.audit(
-                now,
-                Event {
-                    actor,
-                    action: "request.approve",
-                    object: format!("request:{id}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: serde_json::json!({}),
-                },
-            )?;
-            let csr = CertificationRequest::from_der(&r.csr)?;
-            Ok(Ok(self.reserve(
-                tx,
-                actor,
-                ToIssue {
-                    person_id: &reg.person.id,
-                    profile: r.profile,
-                    subject: reg.person.subject.to_name()?,
-                    public_key: csr.key.spki().clone(),
-                    authority_valid_until: reg.person.authority_valid_until,
-                    request_id: Some(id),
-                    predecessor: r
-                        .signer_serial
-                        .as_deref()
-                        .filter(|_| r.request_type == RequestType::Rotation),
-                },
-            )?))
-        })?;
-        self.complete(actor, &reservation)?;
-        self.request(id)
+                    ToIssue {
+                        person_id: &reg.person.id,
+                        profile: r.profile,
+                        subject: reg.person.subject.to_name()?,
+                        public_key: csr.key.spki().clone(),
+                        authority_valid_until: reg.person.authority_valid_until,
+                        request_id: Some(id),
+                        predecessor: r
+                            .signer_serial
+                            .as_deref()
+                            .filter(|_| r.request_type == RequestType::Rotation),
+                    },
+                )?))
+            })?;
+            self.complete(actor, &reservation)?;
+            self.request(id)
+        })
     }
 
     /// Rejects `r` (compare-and-set on its status) with its audit row and
@@ -241,56 +244,62 @@ impl Authority {
         reasons: &[String],
         comment: Option<&str>,
     ) -> Result<RequestRecord> {
-        let codes = reasons
-            .iter()
-            .map(|r| {
-                Reason::from_code(r)
-                    .ok_or_else(|| Error::invalid(format!("unknown reason code {r:?}")))
+        let object = format!("request:{id}");
+        self.recording(actor, "request.reject", object, || {
+            let codes = reasons
+                .iter()
+                .map(|r| {
+                    Reason::from_code(r)
+                        .ok_or_else(|| Error::invalid(format!("unknown reason code {r:?}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if codes.is_empty() {
+                return Err(Error::invalid("at least one reason code is required"));
+            }
+            let now = self.now();
+            self.store.write(|tx| {
+                let r = load(tx, id)?;
+                self.record_rejection(tx, actor, &r, RequestEvent::Reject, &codes, comment, now)?;
+                load(tx, id)
             })
-            .collect::<Result<Vec<_>>>()?;
-        if codes.is_empty() {
-            return Err(Error::invalid("at least one reason code is required"));
-        }
-        let now = self.now();
-        self.store.write(|tx| {
-            let r = load(tx, id)?;
-            self.record_rejection(tx, actor, &r, RequestEvent::Reject, &codes, comment, now)?;
-            load(tx, id)
         })
     }
 
     /// An operator confirms the signed paper acceptance act of an
     /// `initial_self_signed` request (1.77): it becomes `pending`.
     pub fn confirm_act(&self, actor: &str, id: &str) -> Result<RequestRecord> {
-        let now = self.now();
-        self.store.write(|tx| {
-            let r = load(tx, id)?;
-            let to = next_status(&r, RequestEvent::ActConfirmed)?;
-            let changed = tx.set_request_status(
-                id,
-                r.status,
-                to,
-                &RequestDecision {
-                    act_confirmed: Some((actor, now)),
-                    decision_due: Some(self.policies.calendar.issuance_due(now)),
-                    ..RequestDecision::default()
-                },
-            )?;
-            if !changed {
-                return Err(Error::wrong_state("the request changed concurrently"));
-            }
-            tx.audit(
-                now,
-                Event {
-                    actor,
-                    action: "request.confirm_act",
-                    object: format!("request:{id}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: serde_json::json!({"key_sha256": r.key_sha256}),
-                },
-            )?;
-            load(tx, id)
+        let object = format!("request:{id}");
+        self.recording(actor, "request.confirm_act", object, || {
+            let now = self.now();
+            self.store.write(|tx| {
+                let r = load(tx, id)?;
+                let to = next_status(&r, RequestEvent::ActConfirmed)?;
+                let changed = tx.set_request_status(
+                    id,
+                    r.status,
+                    to,
+                    &RequestDecision {
+                        act_confirmed: Some((actor, now)),
+                        decision_due: Some(self.policies.calendar.issuance_due(now)),
+                        ..RequestDecision::default()
+                    },
+                )?;
+                if !changed {
+                    return Err(Error::wrong_state("the request changed concurrently"));
+                }
+                tx.audit(
+                    now,
+                    Event {
+                        actor,
+                        action: "request.confirm_act",
+                        object: format!("request:{id}"),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({"key_sha256": r.key_sha256}),
+                    },
+                )?;
+                load(tx, id)
+            })
         })
     }
 

@@ -14,6 +14,7 @@ mod notifications;
 mod operators;
 pub mod passwords;
 mod publish;
+mod refusals;
 mod registry;
 mod rotation;
 mod submit;

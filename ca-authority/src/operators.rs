@@ -19,10 +19,10 @@ fn bad_credentials() -> Error {
     Error::new(ErrorKind::Unauthenticated, "wrong user name or password")
 }
 
-fn locked_now() -> Error {
+fn locked() -> Error {
     Error::new(
         ErrorKind::Forbidden,
-        "too many wrong passwords: the account is now locked",
+        "the account is locked after wrong passwords; an admin can unlock it",
     )
     .with_reasons(&[Reason::AccountLocked])
 }
@@ -59,6 +59,10 @@ impl Authority {
         let attempts = op.failed_attempts + 1;
         let locked = op.locked || self.policies.rules.passwords.locks_at(attempts);
         tx.set_login_failures(&op.username, attempts, locked)?;
+        if locked {
+            // A lockout locks: sessions opened before it end too (defect 4).
+            tx.end_sessions(&op.username, None)?;
+        }
         tx.audit(
             now,
             login_event(
@@ -71,61 +75,37 @@ impl Authority {
     }
 
     /// Logs an operator in (argon2id; call it where hashing is rationed).
+    ///
+    /// A wrong password gets one answer whoever the user is: unknown,
+    /// disabled, locked, or locked by this very attempt (issue 9 defect
+    /// 13). Only the right password learns that the account is locked or
+    /// disabled.
     pub fn login(&self, username: &str, password: &str) -> LoginOutcome {
         let now = self.now();
         let policy = &self.policies.rules.passwords;
         let Some(op) = self.store.read(|tx| tx.operator(username))? else {
             verify_decoy(password);
-            self.store.write(|tx| {
-                tx.audit(
-                    now,
-                    login_event(
-                        username,
-                        Outcome::Refused,
-                        serde_json::json!({"why": "unknown operator"}),
-                    ),
-                )
-            })?;
+            self.refuse_login(username, "unknown operator", now)?;
             return Err(bad_credentials());
         };
+        let right = verify_password(&op.password_hash, password);
+        if !right {
+            if op.disabled || op.locked {
+                let why = if op.disabled { "disabled" } else { "locked" };
+                self.refuse_login(username, &format!("wrong password; {why}"), now)?;
+            } else {
+                self.store.write(|tx| self.count_failure(tx, &op, now))?;
+            }
+            return Err(bad_credentials());
+        }
         if op.disabled {
-            self.store.write(|tx| {
-                tx.audit(
-                    now,
-                    login_event(
-                        username,
-                        Outcome::Refused,
-                        serde_json::json!({"why": "disabled"}),
-                    ),
-                )
-            })?;
+            self.refuse_login(username, "disabled", now)?;
             return Err(Error::new(ErrorKind::Forbidden, "the account is disabled")
                 .with_reasons(&[Reason::AccountDisabled]));
         }
         if op.locked {
-            self.store.write(|tx| {
-                tx.audit(
-                    now,
-                    login_event(
-                        username,
-                        Outcome::Refused,
-                        serde_json::json!({"why": "locked"}),
-                    ),
-                )
-            })?;
-            return Err(Error::new(
-                ErrorKind::Forbidden,
-                "the account is locked after wrong passwords; an admin can unlock it",
-            )
-            .with_reasons(&[Reason::AccountLocked]));
-        }
-        if !verify_password(&op.password_hash, password) {
-            let locked = self.store.write(|tx| self.count_failure(tx, &op, now))?;
-            return Err(if locked {
-                locked_now()
-            } else {
-                bad_credentials()
-            });
+            self.refuse_login(username, "locked", now)?;
+            return Err(locked());
         }
         let (token, hash) = new_token();
         let expires_at = now + Duration::minutes(policy.session_minutes.into());
@@ -145,6 +125,20 @@ impl Authority {
         })
     }
 
+    /// Audits a refused login that counts nothing.
+    fn refuse_login(&self, username: &str, why: &str, now: DateTime<Utc>) -> Result<()> {
+        self.store.write(|tx| {
+            tx.audit(
+                now,
+                login_event(
+                    username,
+                    Outcome::Refused,
+                    serde_json::json!({ "why": why }),
+                ),
+            )
+        })
+    }
+
     /// The operator of a live session, by the token's hash.
     pub fn authenticate(&self, token_sha256: &str) -> Result<Authenticated> {
         let now = self.now();
@@ -157,10 +151,11 @@ impl Authority {
                     "the session is unknown or has expired; log in again",
                 )
             })?;
-        if operator.disabled {
+        // Their sessions were ended; this holds even for one that was not.
+        if operator.disabled || operator.locked {
             return Err(Error::new(
                 ErrorKind::Unauthenticated,
-                "the account is disabled",
+                "the account is disabled or locked",
             ));
         }
         let policy = &self.policies.rules.passwords;
@@ -200,42 +195,60 @@ impl Authority {
         old_password: &str,
         new_password: &str,
     ) -> Result<()> {
-        let now = self.now();
-        let op = self
-            .store
-            .read(|tx| tx.operator(username))?
-            .ok_or_else(|| Error::not_found("operator vanished"))?;
-        if !verify_password(&op.password_hash, old_password) {
-            let locked = self.store.write(|tx| self.count_failure(tx, &op, now))?;
-            return Err(if locked {
-                locked_now()
-            } else {
-                Error::new(ErrorKind::Forbidden, "the old password is wrong")
-            });
-        }
-        if old_password == new_password {
-            return Err(Error::invalid(
-                "the new password must differ from the old one",
-            ));
-        }
-        self.policies.rules.passwords.check(new_password)?;
-        let hash = hash_password(new_password)?;
-        self.store.write(|tx| {
-            if !tx.set_password_hash(username, &hash, now)? {
-                return Err(Error::not_found(format!("no operator {username}")));
+        let object = format!("operator:{username}");
+        self.recording(username, "operator.password", object, || {
+            let now = self.now();
+            let op = self
+                .store
+                .read(|tx| tx.operator(username))?
+                .ok_or_else(|| Error::not_found("operator vanished"))?;
+            // No password operation on a locked or disabled account, not even
+            // checking a guess (defect 4).
+            if op.locked || op.disabled {
+                return Err(locked());
             }
-            tx.end_sessions(username, Some(session_token_sha256))?;
-            tx.audit(
-                now,
-                Event {
-                    actor: username,
-                    action: "operator.password",
-                    object: format!("operator:{username}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: serde_json::json!({}),
-                },
-            )
+            if !verify_password(&op.password_hash, old_password) {
+                let locked_now = self.store.write(|tx| self.count_failure(tx, &op, now))?;
+                return Err(if locked_now {
+                    Error::new(
+                        ErrorKind::Unauthenticated,
+                        "too many wrong passwords: the account is locked and its sessions ended",
+                    )
+                } else {
+                    Error::new(ErrorKind::Forbidden, "the old password is wrong")
+                });
+            }
+            if old_password == new_password {
+                return Err(Error::invalid(
+                    "the new password must differ from the old one",
+                ));
+            }
+            self.policies.rules.passwords.check(new_password)?;
+            let hash = hash_password(new_password)?;
+            self.store.write(|tx| {
+                // Locked by another session's guesses while this one hashed.
+                if tx
+                    .operator(username)?
+                    .is_some_and(|o| o.locked || o.disabled)
+                {
+                    return Err(locked());
+                }
+                if !tx.set_password_hash(username, &hash, now)? {
+                    return Err(Error::not_found(format!("no operator {username}")));
+                }
+                tx.end_sessions(username, Some(session_token_sha256))?;
+                tx.audit(
+                    now,
+                    Event {
+                        actor: username,
+                        action: "operator.password",
+                        object: format!("operator:{username}"),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({}),
+                    },
+                )
+            })
         })
     }
 
@@ -247,37 +260,40 @@ impl Authority {
         role: &str,
         password: &str,
     ) -> Result<OperatorRecord> {
-        let role = Role::from_code(role).ok_or_else(|| {
-            let all: Vec<&str> = Role::ALL.iter().map(|r| r.code()).collect();
-            Error::invalid(format!("role must be one of {all:?}"))
-        })?;
-        if username.is_empty()
-            || username.len() > 64
-            || !username
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-        {
-            return Err(Error::invalid(
-                "username: 1 to 64 of a-z, A-Z, 0-9, '.', '_', '-'",
-            ));
-        }
-        self.policies.rules.passwords.check(password)?;
-        let hash = hash_password(password)?;
-        let now = self.now();
-        self.store.write(|tx| {
-            let op = tx.insert_operator(username, role, &hash, now)?;
-            tx.audit(
-                now,
-                Event {
-                    actor,
-                    action: "operator.add",
-                    object: format!("operator:{username}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: serde_json::json!({"role": role.code()}),
-                },
-            )?;
-            Ok(op)
+        let object = format!("operator:{username}");
+        self.recording(actor, "operator.add", object, || {
+            let role = Role::from_code(role).ok_or_else(|| {
+                let all: Vec<&str> = Role::ALL.iter().map(|r| r.code()).collect();
+                Error::invalid(format!("role must be one of {all:?}"))
+            })?;
+            if username.is_empty()
+                || username.len() > 64
+                || !username
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
+                return Err(Error::invalid(
+                    "username: 1 to 64 of a-z, A-Z, 0-9, '.', '_', '-'",
+                ));
+            }
+            self.policies.rules.passwords.check(password)?;
+            let hash = hash_password(password)?;
+            let now = self.now();
+            self.store.write(|tx| {
+                let op = tx.insert_operator(username, role, &hash, now)?;
+                tx.audit(
+                    now,
+                    Event {
+                        actor,
+                        action: "operator.add",
+                        object: format!("operator:{username}"),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({"role": role.code()}),
+                    },
+                )?;
+                Ok(op)
+            })
         })
     }
 
@@ -303,22 +319,28 @@ impl Authority {
 
     /// Disables an operator and ends their sessions.
     pub fn disable_operator(&self, actor: &str, username: &str) -> Result<OperatorRecord> {
-        if actor == username {
-            return Err(Error::wrong_state(
-                "an admin cannot disable their own account",
-            ));
-        }
-        self.operator_change(actor, username, "operator.disable", |tx| {
-            let found = tx.disable_operator(username)?;
-            tx.end_sessions(username, None)?;
-            Ok(found)
+        let object = format!("operator:{username}");
+        self.recording(actor, "operator.disable", object, || {
+            if actor == username {
+                return Err(Error::wrong_state(
+                    "an admin cannot disable their own account",
+                ));
+            }
+            self.operator_change(actor, username, "operator.disable", |tx| {
+                let found = tx.disable_operator(username)?;
+                tx.end_sessions(username, None)?;
+                Ok(found)
+            })
         })
     }
 
     /// Unlocks an operator locked after wrong passwords.
     pub fn unlock_operator(&self, actor: &str, username: &str) -> Result<OperatorRecord> {
-        self.operator_change(actor, username, "operator.unlock", |tx| {
-            tx.unlock_operator(username)
+        let object = format!("operator:{username}");
+        self.recording(actor, "operator.unlock", object, || {
+            self.operator_change(actor, username, "operator.unlock", |tx| {
+                tx.unlock_operator(username)
+            })
         })
     }
 

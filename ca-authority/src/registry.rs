@@ -38,40 +38,43 @@ impl Authority {
         actor: &str,
         new: NewOrganization,
     ) -> Result<OrganizationRecord> {
-        non_empty("name", &new.name)?;
-        non_empty("agreement_number", &new.agreement_number)?;
-        digits("inn", &new.inn, &[10])?;
-        digits("ogrn", &new.ogrn, &[13])?;
-        if let Some(url) = &new.webhook_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Error::invalid("webhook_url must be an http(s) URL"));
+        let object = "organization:new".to_string();
+        self.recording(actor, "organization.register", object, || {
+            non_empty("name", &new.name)?;
+            non_empty("agreement_number", &new.agreement_number)?;
+            digits("inn", &new.inn, &[10])?;
+            digits("ogrn", &new.ogrn, &[13])?;
+            if let Some(url) = &new.webhook_url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(Error::invalid("webhook_url must be an http(s) URL"));
+                }
             }
-        }
-        let now = self.now();
-        let id = ca_core::random_id();
-        self.store.write(|tx| {
-            let org = tx.insert_organization(&ca_store::NewOrganization {
-                id: &id,
-                name: new.name.trim(),
-                inn: &new.inn,
-                ogrn: &new.ogrn,
-                agreement_number: &new.agreement_number,
-                webhook_url: new.webhook_url.as_deref(),
-                created_at: now,
-            })?;
-            tx.audit(
-                now,
-                Event {
-                    actor,
-                    action: "organization.register",
-                    object: format!("organization:{id}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: serde_json::json!({"name": org.name, "inn": org.inn,
+            let now = self.now();
+            let id = ca_core::random_id();
+            self.store.write(|tx| {
+                let org = tx.insert_organization(&ca_store::NewOrganization {
+                    id: &id,
+                    name: new.name.trim(),
+                    inn: &new.inn,
+                    ogrn: &new.ogrn,
+                    agreement_number: &new.agreement_number,
+                    webhook_url: new.webhook_url.as_deref(),
+                    created_at: now,
+                })?;
+                tx.audit(
+                    now,
+                    Event {
+                        actor,
+                        action: "organization.register",
+                        object: format!("organization:{id}"),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({"name": org.name, "inn": org.inn,
                         "agreement": org.agreement_number}),
-                },
-            )?;
-            Ok(org)
+                    },
+                )?;
+                Ok(org)
+            })
         })
     }
 
@@ -90,62 +93,65 @@ impl Authority {
 
     /// Registers an authorised person of an active organisation.
     pub fn register_person(&self, actor: &str, new: NewPerson) -> Result<Registration> {
-        non_empty("full_name", &new.full_name)?;
-        non_empty("position", &new.position)?;
-        non_empty("authority_document", &new.authority_document)?;
-        if !new.email.contains('@') {
-            return Err(Error::invalid("email must be an e-mail address"));
-        }
-        let now = self.now();
-        if new.authority_valid_until <= now {
-            return Err(Error::invalid(
-                "authority_valid_until must be in the future",
-            ));
-        }
-        let full_name = new
-            .full_name
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let position = new.position.trim();
-        let id = ca_core::random_id();
-        self.store.write(|tx| {
-            let org = tx.organization(&new.organization_id)?.ok_or_else(|| {
-                Error::not_found(format!("no organisation {}", new.organization_id))
-            })?;
-            if !org.active {
-                return Err(Error::wrong_state(
-                    "the organisation's agreement has been terminated",
+        let object = format!("organization:{}", new.organization_id);
+        self.recording(actor, "person.register", object, || {
+            non_empty("full_name", &new.full_name)?;
+            non_empty("position", &new.position)?;
+            non_empty("authority_document", &new.authority_document)?;
+            if !new.email.contains('@') {
+                return Err(Error::invalid("email must be an e-mail address"));
+            }
+            let now = self.now();
+            if new.authority_valid_until <= now {
+                return Err(Error::invalid(
+                    "authority_valid_until must be in the future",
                 ));
             }
-            SubjectSpec::for_registration(&org.name, &org.ogrn, position, &full_name)
-                .validate()
-                .map_err(|e| Error::invalid(e.message().to_string()))?;
-            tx.insert_person(&ca_store::NewPerson {
-                id: &id,
-                organization_id: &org.id,
-                full_name: &full_name,
-                position,
-                email: new.email.trim(),
-                authority_document: new.authority_document.trim(),
-                authority_valid_until: new.authority_valid_until,
-                registered_at: now,
-            })?;
-            tx.audit(
-                now,
-                Event {
-                    actor,
-                    action: "person.register",
-                    object: format!("person:{id}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: serde_json::json!({"organization": org.id,
+            let full_name = new
+                .full_name
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let position = new.position.trim();
+            let id = ca_core::random_id();
+            self.store.write(|tx| {
+                let org = tx.organization(&new.organization_id)?.ok_or_else(|| {
+                    Error::not_found(format!("no organisation {}", new.organization_id))
+                })?;
+                if !org.active {
+                    return Err(Error::wrong_state(
+                        "the organisation's agreement has been terminated",
+                    ));
+                }
+                SubjectSpec::for_registration(&org.name, &org.ogrn, position, &full_name)
+                    .validate()
+                    .map_err(|e| Error::invalid(e.message().to_string()))?;
+                tx.insert_person(&ca_store::NewPerson {
+                    id: &id,
+                    organization_id: &org.id,
+                    full_name: &full_name,
+                    position,
+                    email: new.email.trim(),
+                    authority_document: new.authority_document.trim(),
+                    authority_valid_until: new.authority_valid_until,
+                    registered_at: now,
+                })?;
+                tx.audit(
+                    now,
+                    Event {
+                        actor,
+                        action: "person.register",
+                        object: format!("person:{id}"),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({"organization": org.id,
                         "authority_document": new.authority_document.trim(),
                         "authority_valid_until": new.authority_valid_until}),
-                },
-            )?;
-            tx.person(&id)?
-                .ok_or_else(|| Error::internal("the person just registered is missing"))
+                    },
+                )?;
+                tx.person(&id)?
+                    .ok_or_else(|| Error::internal("the person just registered is missing"))
+            })
         })
     }
 
@@ -170,37 +176,40 @@ impl Authority {
         document: &str,
         valid_until: DateTime<Utc>,
     ) -> Result<Registration> {
-        non_empty("authority_document", document)?;
-        let now = self.now();
-        if valid_until <= now {
-            return Err(Error::invalid(
-                "authority_valid_until must be in the future",
-            ));
-        }
-        self.store.write(|tx| {
-            let reg = tx
-                .person(id)?
-                .ok_or_else(|| Error::not_found(format!("no person {id}")))?;
-            if !reg.person.active {
-                return Err(Error::wrong_state(
-                    "the person's authority has been terminated",
+        let object = format!("person:{id}");
+        self.recording(actor, "person.authority", object, || {
+            non_empty("authority_document", document)?;
+            let now = self.now();
+            if valid_until <= now {
+                return Err(Error::invalid(
+                    "authority_valid_until must be in the future",
                 ));
             }
-            tx.set_authority(id, document, valid_until)?;
-            tx.audit(
-                now,
-                Event {
-                    actor,
-                    action: "person.authority",
-                    object: format!("person:{id}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: serde_json::json!({"authority_document": document,
+            self.store.write(|tx| {
+                let reg = tx
+                    .person(id)?
+                    .ok_or_else(|| Error::not_found(format!("no person {id}")))?;
+                if !reg.person.active {
+                    return Err(Error::wrong_state(
+                        "the person's authority has been terminated",
+                    ));
+                }
+                tx.set_authority(id, document, valid_until)?;
+                tx.audit(
+                    now,
+                    Event {
+                        actor,
+                        action: "person.authority",
+                        object: format!("person:{id}"),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({"authority_document": document,
                         "authority_valid_until": valid_until}),
-                },
-            )?;
-            tx.person(id)?
-                .ok_or_else(|| Error::internal("the person vanished"))
+                    },
+                )?;
+                tx.person(id)?
+                    .ok_or_else(|| Error::internal("the person vanished"))
+            })
         })
     }
 }

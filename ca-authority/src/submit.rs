@@ -2,7 +2,6 @@
 //! the envelope, decide its type, run the rule book, record the outcome,
 //! and issue at once where the profile auto-approves.
 
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use ca_core::csr::CertificationRequest;
@@ -15,7 +14,7 @@ use ca_core::rules::{
 };
 use ca_core::serial::serial_hex;
 use ca_core::subject::names_match;
-use ca_core::{Error, ErrorKind, Reason, Result};
+use ca_core::{Error, Reason, Result};
 use ca_store::{Event, Outcome, Tx};
 
 use crate::issue::{key_sha256, ToIssue};
@@ -63,18 +62,37 @@ impl Authority {
     /// return `Malformed` errors (and leave only an audit record); a policy
     /// refusal is recorded as `rejected` and returned as a normal record.
     pub fn submit_request(&self, body: &[u8]) -> Result<Submission> {
-        let now = self.now();
         let cms_sha256 = hex::encode(Sha256::digest(body));
+        let object = format!("envelope:{cms_sha256}");
+        self.recording("client", "request.submit", object, || {
+            self.submit(body, cms_sha256)
+        })
+    }
+
+    fn submit(&self, body: &[u8], cms_sha256: String) -> Result<Submission> {
+        let now = self.now();
         if let Some(existing) = self.store.read(|tx| tx.request_by_envelope(&cms_sha256))? {
+            // The attempt is recorded too (issue 9 defect 6); the answer is
+            // the request as it stands.
+            self.store.write(|tx| {
+                tx.audit(
+                    now,
+                    Event {
+                        actor: "client",
+                        action: "request.resubmit",
+                        object: format!("request:{}", existing.id),
+                        outcome: Outcome::Ok,
+                        reasons: vec![],
+                        details: serde_json::json!({"status": existing.status.code()}),
+                    },
+                )
+            })?;
             return Ok(Submission {
                 request: existing,
                 created: false,
             });
         }
-        let unwrapped = match unwrap_request(body, self.ca.trust_anchor()) {
-            Ok(u) => u,
-            Err(e) => return Err(self.refuse_input(e, &cms_sha256, now)),
-        };
+        let unwrapped = unwrap_request(body, self.ca.trust_anchor())?;
         let csr = &unwrapped.csr;
         let key_hash = key_sha256(csr.key.spki())?;
         // Who a self-signed request is for is found before the write lock is
@@ -226,13 +244,7 @@ impl Authority {
             };
             Ok((reservation, record))
         });
-        let (reservation, mut record) = outcome.map_err(|e| {
-            if e.kind() == ErrorKind::Malformed {
-                self.refuse_input(e, &cms_sha256, now)
-            } else {
-                e
-            }
-        })?;
+        let (reservation, mut record) = outcome?;
         if let Some(r) = reservation {
             self.complete("system", &r)?;
             record.status = RequestStatus::Issued;
@@ -242,28 +254,5 @@ impl Authority {
             request: record,
             created: true,
         })
-    }
-
-    /// Records a structural refusal in the audit trail (nothing else is
-    /// stored, SPEC §3.2) and hands the error back. If even the audit row
-    /// cannot be written, that failure is returned instead.
-    fn refuse_input(&self, e: Error, cms_sha256: &str, now: DateTime<Utc>) -> Error {
-        let written = self.store.write(|tx| {
-            tx.audit(
-                now,
-                Event {
-                    actor: "client",
-                    action: "request.submit",
-                    object: format!("envelope:{cms_sha256}"),
-                    outcome: Outcome::Refused,
-                    reasons: e.reason_codes().to_vec(),
-                    details: serde_json::json!({"message": e.message()}),
-                },
-            )
-        });
-        match written {
-            Ok(()) => e,
-            Err(audit_failure) => audit_failure,
-        }
     }
 }

@@ -99,7 +99,8 @@ impl Authority {
         person_id: &str,
         key: TechnologicalKey,
     ) -> Result<TechnologicalIssued> {
-        match key {
+        let object = format!("person:{person_id}");
+        self.recording(actor, "certificate.technological", object, || match key {
             TechnologicalKey::Csr(pem) => {
                 let (label, der) = der::pem::decode_vec(pem.as_bytes())
                     .map_err(|e| Error::reason(Reason::MalformedCsr, format!("bad PEM: {e}")))?;
@@ -136,7 +137,7 @@ impl Authority {
                     pkcs12: Some(p12),
                 })
             }
-        }
+        })
     }
 
     /// Issues a technological certificate for a person's key.
@@ -146,9 +147,12 @@ impl Authority {
         person_id: &str,
         public_key: SubjectPublicKeyInfoOwned,
     ) -> Result<(String, Vec<u8>)> {
-        let reservation = self.reserve_technological(actor, person_id, public_key)?;
-        let der = self.finish_issuance(actor, &reservation)?;
-        Ok((reservation.serial, der))
+        let object = format!("person:{person_id}");
+        self.recording(actor, "certificate.technological", object, || {
+            let reservation = self.reserve_technological(actor, person_id, public_key)?;
+            let der = self.finish_issuance(actor, &reservation)?;
+            Ok((reservation.serial, der))
+        })
     }
 
     /// Signs and stores a reserved certificate (the second step of

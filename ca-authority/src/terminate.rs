@@ -33,39 +33,42 @@ impl Authority {
         person_id: &str,
         document: &str,
     ) -> Result<Revoked> {
-        if document.trim().is_empty() {
-            return Err(Error::invalid("document is required"));
-        }
-        let now = self.now();
-        self.store.write(|tx| {
-            let reg = tx
-                .person(person_id)?
-                .ok_or_else(|| Error::not_found(format!("no person {person_id}")))?;
-            if !tx.terminate_person(person_id, now, document)? {
-                return Err(Error::wrong_state(
-                    "the person's authority is already terminated",
-                ));
+        let object = format!("person:{person_id}");
+        self.recording(actor, "person.terminate", object, || {
+            if document.trim().is_empty() {
+                return Err(Error::invalid("document is required"));
             }
-            let revoked = self.revoke_all_of(
-                tx,
-                actor,
-                std::slice::from_ref(&reg.person.id),
-                RevocationReason::AffiliationChanged,
-                document,
-                now,
-            )?;
-            self.record_termination(
-                tx,
-                actor,
-                Termination::Person {
-                    id: person_id,
-                    organization_id: &reg.organization_id,
-                },
-                document,
-                &revoked,
-                now,
-            )?;
-            Ok(Revoked { revoked })
+            let now = self.now();
+            self.store.write(|tx| {
+                let reg = tx
+                    .person(person_id)?
+                    .ok_or_else(|| Error::not_found(format!("no person {person_id}")))?;
+                if !tx.terminate_person(person_id, now, document)? {
+                    return Err(Error::wrong_state(
+                        "the person's authority is already terminated",
+                    ));
+                }
+                let revoked = self.revoke_all_of(
+                    tx,
+                    actor,
+                    std::slice::from_ref(&reg.person.id),
+                    RevocationReason::AffiliationChanged,
+                    document,
+                    now,
+                )?;
+                self.record_termination(
+                    tx,
+                    actor,
+                    Termination::Person {
+                        id: person_id,
+                        organization_id: &reg.organization_id,
+                    },
+                    document,
+                    &revoked,
+                    now,
+                )?;
+                Ok(Revoked { revoked })
+            })
         })
     }
 
@@ -77,36 +80,40 @@ impl Authority {
         organization_id: &str,
         document: &str,
     ) -> Result<Revoked> {
-        if document.trim().is_empty() {
-            return Err(Error::invalid("document is required"));
-        }
-        let now = self.now();
-        self.store.write(|tx| {
-            tx.organization(organization_id)?
-                .ok_or_else(|| Error::not_found(format!("no organisation {organization_id}")))?;
-            if !tx.terminate_organization(organization_id, now, document)? {
-                return Err(Error::wrong_state("the agreement is already terminated"));
+        let object = format!("organization:{organization_id}");
+        self.recording(actor, "organization.terminate", object, || {
+            if document.trim().is_empty() {
+                return Err(Error::invalid("document is required"));
             }
-            let people = tx.person_ids_of(organization_id)?;
-            let revoked = self.revoke_all_of(
-                tx,
-                actor,
-                &people,
-                RevocationReason::CessationOfOperation,
-                document,
-                now,
-            )?;
-            self.record_termination(
-                tx,
-                actor,
-                Termination::Organization {
-                    id: organization_id,
-                },
-                document,
-                &revoked,
-                now,
-            )?;
-            Ok(Revoked { revoked })
+            let now = self.now();
+            self.store.write(|tx| {
+                tx.organization(organization_id)?.ok_or_else(|| {
+                    Error::not_found(format!("no organisation {organization_id}"))
+                })?;
+                if !tx.terminate_organization(organization_id, now, document)? {
+                    return Err(Error::wrong_state("the agreement is already terminated"));
+                }
+                let people = tx.person_ids_of(organization_id)?;
+                let revoked = self.revoke_all_of(
+                    tx,
+                    actor,
+                    &people,
+                    RevocationReason::CessationOfOperation,
+                    document,
+                    now,
+                )?;
+                self.record_termination(
+                    tx,
+                    actor,
+                    Termination::Organization {
+                        id: organization_id,
+                    },
+                    document,
+                    &revoked,
+                    now,
+                )?;
+                Ok(Revoked { revoked })
+            })
         })
     }
 

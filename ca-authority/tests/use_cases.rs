@@ -977,3 +977,200 @@ fn a_certificate_resumed_twice_is_listed_once_in_the_delta() {
         );
     });
 }
+
+/// Issue 9 defect 11: a resumption after the suspension period was accepted
+/// until the background work ran. The lapse is a fact of the clock: the
+/// resumption is refused and the certificate revoked in that transaction.
+#[test]
+fn a_resumption_after_the_period_is_refused_and_the_certificate_revoked() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        let serial = w.working("work", &w.person);
+        let until = w
+            .reg
+            .suspend("registrar", &serial, 10, "З-1", None)
+            .unwrap();
+        // The period ends; no background work has run.
+        w.clock.set(until);
+        let err = w.reg.resume("registrar", &serial, "З-2", None).unwrap_err();
+        assert_eq!(err.reason_codes(), [Reason::CertificateRevoked]);
+        let (view, _) = w.reg.certificate(&serial, true).unwrap();
+        assert_eq!(
+            (view.status.as_str(), view.revoked_at),
+            ("revoked", Some(until))
+        );
+        assert!(!w.verifies(&w.crl("lapsed.crl"), "work.pem"));
+        // The job finds nothing left; the revocation was audited once, by
+        // the system, beside the refused resumption.
+        assert!(w.reg.lapse_suspensions().unwrap().is_empty());
+        let audit = w.reg.audit_records(0, 1000).unwrap();
+        let revoked: Vec<_> = audit
+            .iter()
+            .filter(|r| r.action == "certificate.revoked")
+            .collect();
+        assert_eq!(revoked.len(), 1);
+        assert_eq!(revoked[0].actor, "system");
+        assert!(audit
+            .iter()
+            .any(|r| r.action == "certificate.resume" && r.outcome == "refused"));
+    });
+}
+
+#[test]
+fn a_resumption_within_the_period_is_accepted() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        let serial = w.working("work", &w.person);
+        let until = w
+            .reg
+            .suspend("registrar", &serial, 10, "З-1", None)
+            .unwrap();
+        w.clock.set(until - Duration::seconds(1));
+        w.reg.resume("registrar", &serial, "З-2", None).unwrap();
+        let (view, _) = w.reg.certificate(&serial, true).unwrap();
+        assert_eq!(view.status, "active");
+    });
+}
+
+/// Issue 9 defect 4: wrong old passwords on the password endpoint lock the
+/// account like wrong logins, end its sessions, and a right guess then
+/// changes nothing; the same session may change the password before that.
+#[test]
+fn a_locked_account_allows_no_password_change_and_keeps_no_session() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.reg
+            .add_operator("admin", "clerk", "registrar", "First1Pass")
+            .unwrap();
+        let session = w.reg.login("clerk", "First1Pass").unwrap();
+        let hash = ca_authority::passwords::token_hash(&session.token);
+        // Accepted case: the right old password changes it.
+        w.reg
+            .change_password("clerk", &hash, "First1Pass", "Second2Pass")
+            .unwrap();
+        for attempt in 1..=3 {
+            let err = w
+                .reg
+                .change_password("clerk", &hash, "Wrong1Guess", "Third3Pass")
+                .unwrap_err();
+            let expected = if attempt < 3 {
+                ErrorKind::Forbidden
+            } else {
+                ErrorKind::Unauthenticated
+            };
+            assert_eq!(err.kind(), expected, "attempt {attempt}");
+        }
+        assert_eq!(
+            w.reg.authenticate(&hash).unwrap_err().kind(),
+            ErrorKind::Unauthenticated,
+            "the session ended with the lockout"
+        );
+        let err = w
+            .reg
+            .change_password("clerk", &hash, "Second2Pass", "Third3Pass")
+            .unwrap_err();
+        assert_eq!(err.reason_codes(), [Reason::AccountLocked]);
+        // The password is still the old one: after an unlock it logs in.
+        w.reg.unlock_operator("admin", "clerk").unwrap();
+        assert!(w.reg.login("clerk", "Third3Pass").is_err());
+        w.reg.login("clerk", "Second2Pass").unwrap();
+    });
+}
+
+/// The audit records of `action` refused with `object`, as (reasons, message).
+fn refusals(w: &World, action: &str, object: &str) -> Vec<(Vec<String>, String)> {
+    w.reg
+        .audit_records(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == action && r.object == object && r.outcome == "refused")
+        .map(|r| {
+            let details: serde_json::Value = serde_json::from_str(&r.details).unwrap();
+            (
+                r.reasons.clone(),
+                details["message"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Issue 9 defect 6: 409 wrong-state refusals, 422 technological refusals
+/// and resubmissions left no record, because the refused action's rollback
+/// took its audit row with it. Each is recorded once; accepted actions are
+/// not recorded as refusals.
+#[test]
+fn every_refusal_and_every_resubmission_is_in_the_audit_trail() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.technological("tech", &w.person);
+        w.csr("work", &w.person);
+        let p7 = w.envelope("work", "tech");
+        let id = w.reg.submit_request(&p7).unwrap().view.id;
+        let object = format!("request:{id}");
+        assert!(refusals(&w, "request.approve", &object).is_empty());
+        w.reg.approve("registrar", &id).unwrap();
+        assert!(refusals(&w, "request.approve", &object).is_empty());
+
+        // Wrong state: approve, reject, confirm-act of an issued request.
+        let err = w.reg.approve("registrar", &id).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WrongState);
+        let err = w
+            .reg
+            .reject("registrar", &id, &["subject_mismatch".into()], None)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WrongState);
+        let err = w.reg.confirm_act("registrar", &id).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WrongState);
+        for action in ["request.approve", "request.reject", "request.confirm_act"] {
+            let found = refusals(&w, action, &object);
+            assert_eq!(found.len(), 1, "{action}: {found:?}");
+            assert!(found[0].1.contains("issued"), "{found:?}");
+        }
+
+        // The same envelope again: the same request, and a record of it.
+        let again = w.reg.submit_request(&p7).unwrap();
+        assert!(!again.created);
+        let resubmitted = w
+            .reg
+            .audit_records(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.action == "request.resubmit" && r.object == object)
+            .count();
+        assert_eq!(resubmitted, 1);
+
+        // 422 on a technological certificate: the key is certified already.
+        let csr = w.t.read("work.csr");
+        let req = <x509_cert::request::CertReq as der::Decode>::from_der(&csr).unwrap();
+        let err = w
+            .reg
+            .issue_technological("registrar", &w.person.id, req.info.public_key.clone())
+            .unwrap_err();
+        assert_eq!(err.reason_codes(), [Reason::DuplicateKey]);
+        let person = format!("person:{}", w.person.id);
+        let found = refusals(&w, "certificate.technological", &person);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, vec!["duplicate_key".to_string()]);
+        // … and the person is no longer authorised.
+        w.reg
+            .terminate_person("registrar", &w.person.id, "Приказ 5")
+            .unwrap();
+        w.csr("late", &w.person);
+        let req =
+            <x509_cert::request::CertReq as der::Decode>::from_der(&w.t.read("late.csr")).unwrap();
+        let err = w
+            .reg
+            .issue_technological("registrar", &w.person.id, req.info.public_key)
+            .unwrap_err();
+        assert_eq!(err.reason_codes(), [Reason::PersonNotActive]);
+        // Terminating twice is a wrong state, recorded.
+        let err = w
+            .reg
+            .terminate_person("registrar", &w.person.id, "Приказ 6")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::WrongState);
+        assert_eq!(refusals(&w, "certificate.technological", &person).len(), 2);
+        assert_eq!(refusals(&w, "person.terminate", &person).len(), 1);
+        assert!(w.reg.verify_audit().unwrap().ok);
+    });
+}

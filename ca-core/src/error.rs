@@ -231,6 +231,8 @@ pub struct Error {
     kind: ErrorKind,
     reasons: Vec<Reason>,
     message: String,
+    /// The refusal is in the audit trail already (SPEC §5: recorded once).
+    recorded: bool,
 }
 
 impl Error {
@@ -240,6 +242,7 @@ impl Error {
             kind,
             reasons: Vec::new(),
             message: message.into(),
+            recorded: false,
         }
     }
 
@@ -259,6 +262,7 @@ impl Error {
             kind,
             reasons,
             message: detail.into(),
+            recorded: false,
         }
     }
 
@@ -306,6 +310,32 @@ impl Error {
     /// How to treat this error.
     pub fn kind(&self) -> ErrorKind {
         self.kind
+    }
+
+    /// A refusal of the caller's request (bad input, a rule, a wrong state,
+    /// no permission), as opposed to a failure of ours. Every refusal goes
+    /// to the audit trail (SPEC §3, §5).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Malformed
+                | ErrorKind::Refused
+                | ErrorKind::NotFound
+                | ErrorKind::WrongState
+                | ErrorKind::Unauthenticated
+                | ErrorKind::Forbidden
+        )
+    }
+
+    /// Marks the refusal as written to the audit trail.
+    pub fn recorded(mut self) -> Self {
+        self.recorded = true;
+        self
+    }
+
+    /// Whether the refusal is in the audit trail already.
+    pub fn is_recorded(&self) -> bool {
+        self.recorded
     }
 
     /// The reason codes, possibly empty.

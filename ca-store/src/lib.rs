@@ -103,7 +103,7 @@ impl Store {
     /// committed (its audit row, application record and notification) and
     /// then reported: `Ok(Err(refusal))` commits, then returns the refusal.
     pub fn write_verdict<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<Result<T>>) -> Result<T> {
-        self.write(f)?
+        self.write(f)?.map_err(ca_core::Error::recorded)
     }
 }
 
