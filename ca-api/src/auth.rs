@@ -107,7 +107,7 @@ fn endpoint(req: &HttpRequest) -> String {
 /// Writes a refusal made here to the audit trail (SPEC §5: every refusal)
 /// and turns it into the answer; a failure to record it is the answer
 /// instead.
-async fn record(
+pub(crate) async fn record(
     state: Option<web::Data<AppState>>,
     who: &str,
     endpoint: String,

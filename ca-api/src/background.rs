@@ -49,6 +49,9 @@ pub fn tick(authority: &Authority, hooks: &Webhooks) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "finishing interrupted issuance failed"),
     }
+    if let Err(e) = authority.flush_anonymous_logins() {
+        tracing::warn!(error = %e, "recording coalesced failed logins failed");
+    }
     match authority.supersede_predecessors() {
         Ok(revoked) if !revoked.is_empty() => {
             tracing::info!(?revoked, "superseded predecessors revoked")

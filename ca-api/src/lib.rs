@@ -154,6 +154,33 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(error::no_route(req.method().as_str(), req.path()))
 }
 
+/// Refuses, with a recorded 400, any request whose decoded path or query
+/// holds a control character (issue 9 defect 9: a NUL in an id reached
+/// PostgreSQL, which answered with a 500; ids, serials and query values
+/// never legitimately hold one). Wrap the App with
+/// `middleware::from_fn(ca_api::refuse_control_characters)`.
+pub async fn refuse_control_characters(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let decoded = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .chars()
+            .any(char::is_control)
+    };
+    if decoded(req.path()) || decoded(req.query_string()) {
+        let refusal = ca_core::Error::invalid("the URL holds a control character");
+        let endpoint = format!("{} {}", req.method(), req.path());
+        let state = req.app_data::<web::Data<state::AppState>>().cloned();
+        let answer = auth::record(state, "client", endpoint, refusal).await;
+        return Ok(req.error_response(answer).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
+}
+
 /// Rewrites any error response not already in the JSON error shape (actix's
 /// own 413 for an oversized body, 400 for a broken payload, …) into it.
 pub fn json_errors<B: MessageBody + 'static>() -> ErrorHandlers<B> {

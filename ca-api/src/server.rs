@@ -90,6 +90,9 @@ pub async fn serve(config: Config, authority: Arc<Authority>) -> std::io::Result
     tracing::info!(listen = %config.listen, "serving");
     let result = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(
+                crate::refuse_control_characters,
+            ))
             .wrap(crate::json_errors())
             .wrap(actix_web::middleware::from_fn(crate::server::log_request))
             .configure(|c| crate::configure(c, state.clone(), max_body))

@@ -463,6 +463,10 @@ async fn operator_decisions_and_registry_endpoints() {
     for bad in [
         json!({}),
         json!({"pin": "short"}),
+        // Issue 9 defect 18: the password rules apply to the PIN.
+        json!({"pin": "12345678"}),
+        json!({"pin": "pin-pin-pin-pin"}),
+        json!({"pin": "P1n".repeat(100)}),
         json!({"pin": "Pin-1234", "csr_pem": "x"}),
         json!({"csr_pem": "not pem"}),
     ] {

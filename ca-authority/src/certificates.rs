@@ -12,7 +12,7 @@ use ca_core::rules::{
     check_resumption, check_revocation, check_suspension, compromise_learnt_after_revocation,
     operator_revocation_reason, CertificateAction,
 };
-use ca_core::{Error, Reason, Result};
+use ca_core::{limits, Error, Reason, Result};
 use ca_store::{Application, ApplicationOutcome, Event, Outcome, Tx};
 
 use crate::issue::not_found;
@@ -106,10 +106,10 @@ impl Authority {
         applicant: Option<&str>,
         change: Change,
     ) -> Result<CertificateStatus> {
-        if document.trim().is_empty() {
-            return Err(Error::invalid(
-                "document (the application's number) is required",
-            ));
+        // The application's number.
+        limits::line("document", document, limits::DOCUMENT)?;
+        if let Some(who) = applicant {
+            limits::line("person_id", who, limits::NAME)?;
         }
         let now = self.now();
         self.store.write_verdict(|tx| {

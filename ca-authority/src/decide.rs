@@ -10,7 +10,7 @@ use ca_core::records::{CertificateStatus, OrganizationRecord, Registration, Requ
 use ca_core::request_status::{transition, RequestEvent, RequestStatus};
 use ca_core::request_type::RequestType;
 use ca_core::rules::{check_approval, ApprovalContext};
-use ca_core::{Error, Reason, Result};
+use ca_core::{limits, Error, Reason, Result};
 use ca_store::{Event, Outcome, RequestDecision, Tx};
 
 use crate::issue::ToIssue;
@@ -250,11 +250,14 @@ impl Authority {
                 .iter()
                 .map(|r| {
                     Reason::from_code(r)
-                        .ok_or_else(|| Error::invalid(format!("unknown reason code {r:?}")))
+                        .ok_or_else(|| Error::invalid("unknown reason code (see the SPEC's list)"))
                 })
                 .collect::<Result<Vec<_>>>()?;
             if codes.is_empty() {
                 return Err(Error::invalid("at least one reason code is required"));
+            }
+            if let Some(text) = comment {
+                limits::text("comment", text, limits::COMMENT)?;
             }
             let now = self.now();
             self.store.write(|tx| {

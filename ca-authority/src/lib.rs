@@ -42,6 +42,7 @@ pub struct Authority {
     ca: Arc<CertificateAuthority>,
     policies: Arc<Policies>,
     clock: Arc<dyn Clock>,
+    anonymous_logins: std::sync::Mutex<operators::AnonymousLogins>,
 }
 
 impl Authority {
@@ -57,6 +58,7 @@ impl Authority {
             ca,
             policies,
             clock,
+            anonymous_logins: Default::default(),
         })
     }
 

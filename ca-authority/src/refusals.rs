@@ -23,6 +23,9 @@ impl Authority {
         match body() {
             Err(e) if e.is_refusal() && !e.is_recorded() => {
                 let now = self.now();
+                // Ids and messages may carry text from outside: bounded.
+                let object: String = object.chars().take(200).collect();
+                let message: String = e.message().chars().take(500).collect();
                 self.store.write(|tx| {
                     tx.audit(
                         now,
@@ -34,7 +37,7 @@ impl Authority {
                             reasons: e.reason_codes().to_vec(),
                             details: serde_json::json!({
                                 "refused": format!("{:?}", e.kind()),
-                                "message": e.message(),
+                                "message": message,
                             }),
                         },
                     )

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use ca_core::api::{NewOrganization, NewPerson};
 use ca_core::records::{OrganizationRecord, Registration};
 use ca_core::subject::SubjectSpec;
-use ca_core::{Error, Result};
+use ca_core::{limits, Error, Result};
 use ca_store::{Event, Outcome};
 
 use crate::Authority;
@@ -22,13 +22,7 @@ fn digits(field: &str, value: &str, lengths: &[usize]) -> Result<()> {
 }
 
 fn non_empty(field: &str, value: &str) -> Result<()> {
-    if value.trim().is_empty() || value.chars().count() > 256 {
-        Err(Error::invalid(format!(
-            "{field} must be 1 to 256 characters"
-        )))
-    } else {
-        Ok(())
-    }
+    limits::line(field, value, limits::NAME)
 }
 
 impl Authority {
@@ -41,10 +35,11 @@ impl Authority {
         let object = "organization:new".to_string();
         self.recording(actor, "organization.register", object, || {
             non_empty("name", &new.name)?;
-            non_empty("agreement_number", &new.agreement_number)?;
+            limits::line("agreement_number", &new.agreement_number, limits::DOCUMENT)?;
             digits("inn", &new.inn, &[10])?;
             digits("ogrn", &new.ogrn, &[13])?;
             if let Some(url) = &new.webhook_url {
+                limits::line("webhook_url", url, limits::URL)?;
                 if !(url.starts_with("http://") || url.starts_with("https://")) {
                     return Err(Error::invalid("webhook_url must be an http(s) URL"));
                 }
@@ -97,7 +92,12 @@ impl Authority {
         self.recording(actor, "person.register", object, || {
             non_empty("full_name", &new.full_name)?;
             non_empty("position", &new.position)?;
-            non_empty("authority_document", &new.authority_document)?;
+            limits::line(
+                "authority_document",
+                &new.authority_document,
+                limits::DOCUMENT,
+            )?;
+            limits::line("email", &new.email, limits::EMAIL)?;
             if !new.email.contains('@') {
                 return Err(Error::invalid("email must be an e-mail address"));
             }
@@ -178,7 +178,7 @@ impl Authority {
     ) -> Result<Registration> {
         let object = format!("person:{id}");
         self.recording(actor, "person.authority", object, || {
-            non_empty("authority_document", document)?;
+            limits::line("authority_document", document, limits::DOCUMENT)?;
             let now = self.now();
             if valid_until <= now {
                 return Err(Error::invalid(

@@ -120,12 +120,13 @@ impl Authority {
                 })
             }
             TechnologicalKey::Generated { pin } => {
-                let min = self.policies.rules.passwords.min_length;
-                if pin.chars().count() < min {
-                    return Err(Error::invalid(format!(
-                        "the PIN needs at least {min} characters"
-                    )));
-                }
+                // The PIN is the only thing between the envelope's finder
+                // and the key: the password rules apply (issue 9 defect 18).
+                self.policies
+                    .rules
+                    .passwords
+                    .check(&pin)
+                    .map_err(|e| Error::invalid(format!("PIN: {}", e.message())))?;
                 let key = generate()?;
                 let spki = SubjectPublicKeyInfoOwned::from_der(&key.spki_der)
                     .map_err(|e| Error::internal(e.to_string()))?;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ca_core::api::Revoked;
 use ca_core::crl::RevocationReason;
 use ca_core::request_status::RequestEvent;
-use ca_core::{Error, Reason, Result};
+use ca_core::{limits, Error, Reason, Result};
 use ca_store::{Application, ApplicationOutcome, Event, Outcome, Tx};
 
 use crate::Authority;
@@ -35,9 +35,7 @@ impl Authority {
     ) -> Result<Revoked> {
         let object = format!("person:{person_id}");
         self.recording(actor, "person.terminate", object, || {
-            if document.trim().is_empty() {
-                return Err(Error::invalid("document is required"));
-            }
+            limits::line("document", document, limits::DOCUMENT)?;
             let now = self.now();
             self.store.write(|tx| {
                 let reg = tx
@@ -82,9 +80,7 @@ impl Authority {
     ) -> Result<Revoked> {
         let object = format!("organization:{organization_id}");
         self.recording(actor, "organization.terminate", object, || {
-            if document.trim().is_empty() {
-                return Err(Error::invalid("document is required"));
-            }
+            limits::line("document", document, limits::DOCUMENT)?;
             let now = self.now();
             self.store.write(|tx| {
                 tx.organization(organization_id)?.ok_or_else(|| {

@@ -280,11 +280,12 @@ pub enum CertCommand {
     },
     /// Revoke (permanent).
     #[command(
-        after_help = "Example:\n  ca-cli cert revoke 5f1c… --reason key_compromise --document 'Заявление 19'\n\nReasons: unspecified, key_compromise, affiliation_changed, superseded, cessation_of_operation, privilege_withdrawn"
+        after_help = "Example:\n  ca-cli cert revoke 5f1c… --reason keyCompromise --document 'Заявление 19'\n\nReasons (RFC 5280 name or API code): unspecified, keyCompromise (key_compromise), affiliationChanged (affiliation_changed), superseded, cessationOfOperation (cessation_of_operation), privilegeWithdrawn (privilege_withdrawn). keyCompromise also revokes every certificate issued on a rotation the key signed."
     )]
     Revoke {
         serial: String,
-        #[arg(long)]
+        /// Why: an RFC 5280 reason name or its API code (see below).
+        #[arg(long, value_parser = revocation_reason)]
         reason: String,
         #[arg(long)]
         document: String,
@@ -349,4 +350,55 @@ pub enum OperatorCommand {
     /// Unlock an operator locked after wrong passwords.
     #[command(after_help = "Example:\n  ca-cli operator unlock desk1")]
     Unlock { username: String },
+}
+
+/// An operator's revocation reason, by its RFC 5280 name (`keyCompromise`)
+/// or the API's code (`key_compromise`), as the API's code. Anything else
+/// is a usage error (exit 2) before the server is asked.
+pub fn revocation_reason(text: &str) -> Result<String, String> {
+    let folded: String = text
+        .chars()
+        .filter(|c| !matches!(c, '_' | '-'))
+        .collect::<String>()
+        .to_lowercase();
+    let choices = ca_core::crl::RevocationReason::OPERATOR_CHOICES;
+    choices
+        .iter()
+        .find(|r| r.code().replace('_', "") == folded)
+        .map(|r| r.code().to_string())
+        .ok_or_else(|| {
+            let names: Vec<&str> = choices.iter().map(|r| r.code()).collect();
+            format!("unknown reason; one of {}", names.join(", "))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revocation_reasons_by_rfc_name_or_code() {
+        for (given, code) in [
+            ("keyCompromise", "key_compromise"),
+            ("key_compromise", "key_compromise"),
+            ("KeyCompromise", "key_compromise"),
+            ("cessationOfOperation", "cessation_of_operation"),
+            ("affiliationChanged", "affiliation_changed"),
+            ("privilegeWithdrawn", "privilege_withdrawn"),
+            ("superseded", "superseded"),
+            ("unspecified", "unspecified"),
+        ] {
+            assert_eq!(revocation_reason(given).as_deref(), Ok(code), "{given}");
+        }
+        // Not an operator's choice, or not a reason at all.
+        for bad in [
+            "certificateHold",
+            "removeFromCRL",
+            "cACompromise",
+            "stolen",
+            "",
+        ] {
+            assert!(revocation_reason(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use ca_core::Reason;
 
+use crate::output::safe;
+
 /// A failure of a command.
 #[derive(Debug)]
 pub enum CliError {
@@ -56,18 +58,19 @@ impl fmt::Display for CliError {
                     403 if code == "password_change_required" => " (run `ca-cli passwd`)",
                     _ => "",
                 };
+                let (code, message) = (safe(code), safe(message));
                 if reasons.is_empty() {
                     write!(f, "refused ({status}) {code}: {message}{hint}")
                 } else {
                     write!(f, "refused ({status}):")?;
                     for r in reasons {
-                        write!(f, "\n  {}", explain(r).unwrap_or_else(|| r.clone()))?;
+                        write!(f, "\n  {}", explain(r).unwrap_or_else(|| safe(r)))?;
                     }
                     f.write_str(hint)
                 }
             }
-            CliError::Local(m) => write!(f, "{m}"),
-            CliError::Server(m) => write!(f, "server or network failure: {m}"),
+            CliError::Local(m) => write!(f, "{}", safe(m)),
+            CliError::Server(m) => write!(f, "server or network failure: {}", safe(m)),
         }
     }
 }

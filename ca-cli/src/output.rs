@@ -11,10 +11,51 @@ pub struct Output {
     pub field: Option<String>,
 }
 
+/// `text` with every character that could steer a terminal written out
+/// as an escape: C0 and C1 controls (ESC, CSI, BEL, …), DEL, line breaks
+/// and the bidirectional overrides (issue 9 defect 7: an anonymous user
+/// name cleared an auditor's screen). Everything the server sends passes
+/// through here before it is printed.
+pub fn safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Pretty JSON whose strings cannot steer a terminal either: serde_json
+/// escapes C0 controls; C1 controls, DEL and bidi overrides are escaped
+/// here (still valid JSON, the same values).
+pub fn safe_json(value: &Value) -> String {
+    let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+    let mut out = String::with_capacity(pretty.len());
+    for c in pretty.chars() {
+        let bidi = matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() && !matches!(c, '\n' | ' ') || bidi {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn cell(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => safe(s),
         Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(","),
         other => other.to_string(),
     }
@@ -33,10 +74,7 @@ impl Output {
             return;
         }
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).unwrap_or_default()
-            );
+            println!("{}", safe_json(value));
             return;
         }
         match value {
@@ -44,7 +82,7 @@ impl Output {
             Value::Object(map) => {
                 let width = map.keys().map(|k| k.chars().count()).max().unwrap_or(0);
                 for (k, v) in map {
-                    println!("{k:<width$}  {}", cell(v));
+                    println!("{:<width$}  {}", safe(k), cell(v));
                 }
             }
             Value::Null => {}
@@ -107,5 +145,30 @@ mod tests {
         );
         assert_eq!(t, "ID  NAME\n1   ООО Ромашка\n22  -\n");
         assert_eq!(table(&[], &["id"]), "(none)\n");
+    }
+
+    /// Issue 9 defect 7: what the server stores from outside reaches the
+    /// terminal escaped, in tables, fields and JSON alike.
+    #[test]
+    fn control_characters_are_escaped_before_printing() {
+        let evil = "a\u{1b}[2J\u{1b}[Hverified OK\u{7}\u{9b}31m\u{202e}b\nc";
+        let shown = safe(evil);
+        assert_eq!(
+            shown,
+            "a\\x1b[2J\\x1b[Hverified OK\\x07\\u{009b}31m\\u{202e}b\\nc"
+        );
+        assert!(!shown.chars().any(|c| c.is_control()));
+        let t = table(&[json!({"actor": evil})], &["actor"]);
+        assert!(!t.trim_end().chars().any(|c| c.is_control() && c != '\n'));
+        assert_eq!(t.lines().count(), 2, "one row, no injected line: {t}");
+        let j = safe_json(&json!({"actor": evil}));
+        assert!(!j.chars().any(|c| c.is_control() && c != '\n'), "{j}");
+        let back: Value = serde_json::from_str(&j).unwrap();
+        assert_eq!(back["actor"], evil, "the JSON still carries the same value");
+        // Plain text, Cyrillic included, is left alone.
+        assert_eq!(
+            safe("Иванов Иван, ООО «Ромашка»"),
+            "Иванов Иван, ООО «Ромашка»"
+        );
     }
 }

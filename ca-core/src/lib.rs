@@ -28,6 +28,7 @@ pub mod goodkey;
 pub mod keys;
 pub mod keystore;
 pub mod lifecycle;
+pub mod limits;
 pub mod oids;
 pub mod policy;
 pub mod profile_kind;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 
 use ca_core::api::{AuditRecord, AuditVerification};
-use ca_core::{Reason, Result};
+use ca_core::{limits, Reason, Result};
 
 use crate::db::{db_error, AnyConnection};
 use crate::mapping::dt;
@@ -82,6 +82,16 @@ pub fn append(conn: &mut AnyConnection, at: i64, event: Event<'_>) -> Result<()>
         .join(",");
     let details = event.details.to_string();
     let outcome = event.outcome.code();
+    // Who and what may come from outside (a user name typed at a login);
+    // stored with control characters written out, as PostgreSQL refuses
+    // NUL in text and a terminal obeys the rest.
+    let actor = limits::escape_controls(event.actor);
+    let object = limits::escape_controls(&event.object);
+    let event = Event {
+        actor: &actor,
+        object,
+        ..event
+    };
     let hash = record_hash(
         &prev_hash,
         seq,

@@ -55,6 +55,9 @@ pub async fn app(
     let data = env.data();
     test::init_service(
         App::new()
+            .wrap(actix_web::middleware::from_fn(
+                ca_api::refuse_control_characters,
+            ))
             .wrap(ca_api::json_errors())
             .configure(move |c| ca_api::configure(c, data.clone(), MAX_BODY)),
     )

@@ -24,6 +24,12 @@ impl PasswordPolicy {
     /// SPEC §5: at least `min_length` characters, with digits, upper- and
     /// lower-case letters.
     pub fn check(&self, password: &str) -> crate::Result<()> {
+        if password.chars().count() > crate::limits::PASSWORD {
+            return Err(crate::Error::invalid(format!(
+                "a password has at most {} characters",
+                crate::limits::PASSWORD
+            )));
+        }
         let long = password.chars().count() >= self.min_length;
         let digit = password.chars().any(|c| c.is_ascii_digit());
         let upper = password.chars().any(char::is_uppercase);
