@@ -5,10 +5,17 @@
 #   scripts/load-api.sh [ENVELOPES=600] [THREADS=8] [SECONDS=10]
 #
 # Starts a release ca-api on a fresh data directory (SQLite; set DATABASE_URL
-# for PostgreSQL), registers a person with a working certificate, makes
-# ENVELOPES rotation requests with openssl, then runs the load example:
-# rotation submissions (each one issued at once: one CA signature each),
+# for PostgreSQL), registers a person with a technological certificate, makes
+# ENVELOPES initial requests signed with it using openssl, then runs the load
+# example: submissions (each one issued at once: one CA signature each),
 # request status lookups, and CRL downloads. Everything stays on 127.0.0.1.
+#
+# Issuance without an operator needs a policy that allows it: the shipped
+# profiles auto-approve only rotations, and only a certificate's first
+# successor inside its renewal window (SPEC §3.8), so one working key cannot
+# feed a load. The server here runs with a copy of policies/ whose working
+# profile also auto-approves initial requests: the same checks, the same
+# signature, no operator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-600}; THREADS=${2:-8}; SECS=${3:-10}
@@ -19,7 +26,17 @@ WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 cargo build --release -q -p ca-api --bin ca-api --example load
-CA_LISTEN=127.0.0.1:$PORT CA_DATA_DIR="$WORK/data" CA_BOOTSTRAP_ADMIN_PASSWORD=Bootstrap1Pass \
+cp -r policies "$WORK/policies"
+python3 - "$WORK/policies/profiles.toml" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+head, rest = s.split("[working]", 1)
+body, tail = rest.split("[additional]", 1)
+body = body.replace('auto_approve = ["rotation"]', 'auto_approve = ["initial", "rotation"]')
+open(p, "w").write(head + "[working]" + body + "[additional]" + tail)
+PY
+grep -q 'auto_approve = \["initial", "rotation"\]' "$WORK/policies/profiles.toml"
+CA_POLICIES_DIR="$WORK/policies" CA_LISTEN=127.0.0.1:$PORT CA_DATA_DIR="$WORK/data" CA_BOOTSTRAP_ADMIN_PASSWORD=Bootstrap1Pass \
   RUST_LOG=warn target/release/ca-api >"$WORK/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
@@ -36,17 +53,11 @@ cd "$WORK"
 openssl req -new -utf8 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tech.key -subj "$SUBJ" -out tech.csr 2>/dev/null
 CSR=$(python3 -c "import json; print(json.dumps(open('tech.csr').read()))")
 json "/api/v1/admin/persons/$PERSON/technological-certificate" "{\"csr_pem\":$CSR}" | field "['certificate_pem']" > tech.pem
-openssl req -new -utf8 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout work.key -subj "$SUBJ" -outform DER -out work.csr 2>/dev/null
-openssl cms -sign -binary -nodetach -outform DER -in work.csr -signer tech.pem -inkey tech.key -out work.p7
-ID=$(curl -sf -H 'Content-Type: application/pkcs7-mime' --data-binary @work.p7 "$BASE/api/v1/requests" | field "['id']")
-json "/api/v1/admin/requests/$ID/approve" '{}' >/dev/null
-curl -sf -H 'Accept: application/x-pem-file' "$BASE/api/v1/requests/$ID/certificate" > work.pem
-
-echo "== making $N rotation envelopes with openssl"
+echo "== making $N initial-request envelopes with openssl"
 mkdir envelopes
 for i in $(seq -w 1 "$N"); do
   openssl req -new -utf8 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "$SUBJ" -outform DER -out r.csr 2>/dev/null
-  openssl cms -sign -binary -nodetach -outform DER -in r.csr -signer work.pem -inkey work.key -out "envelopes/$i.p7"
+  openssl cms -sign -binary -nodetach -outform DER -in r.csr -signer tech.pem -inkey tech.key -out "envelopes/$i.p7"
 done
 cd - >/dev/null
 

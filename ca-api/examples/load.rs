@@ -1,4 +1,4 @@
-//! Load generator for `scripts/load-api.sh`: rotation submissions (each
+//! Load generator for `scripts/load-api.sh`: request submissions (each
 //! auto-approved, so each costs the CA one signature), status lookups and
 //! CRL downloads against a running server, over loopback.
 //!
@@ -156,7 +156,7 @@ fn main() {
             _ => false,
         }
     });
-    report("rotation (issued)", &mut p);
+    report("submission (issued)", &mut p);
 
     let ids: Arc<Vec<String>> = Arc::new(ids.lock().unwrap().clone());
     if !ids.is_empty() {

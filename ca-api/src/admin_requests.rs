@@ -1,7 +1,7 @@
 //! Operators' decisions on requests (SPEC §3.3).
 
 use actix_web::{get, post, web, HttpResponse};
-use ca_core::api::RejectBody;
+use ca_core::api::{ConfirmActBody, RejectBody};
 use ca_core::request_status::RequestStatus;
 use ca_core::Error;
 use serde::Deserialize;
@@ -79,16 +79,20 @@ pub async fn reject(
     Ok(HttpResponse::Ok().json(views::request(&r)))
 }
 
-/// `POST /api/v1/admin/requests/{id}/confirm-act`: the signed paper act is in.
+/// `POST /api/v1/admin/requests/{id}/confirm-act`: the signed paper act is
+/// in; `{fingerprint}` as read from it.
 #[post("/api/v1/admin/requests/{id}/confirm-act")]
 pub async fn confirm_act(
     who: Authorized<Writers>,
     id: web::Path<String>,
+    body: JsonBody<ConfirmActBody>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
+    let body = body.take()?;
     let caller = who.caller;
     let authority = state.authority.clone();
-    let r = blocking(move || authority.confirm_act(&caller.username, &id)).await?;
+    let r =
+        blocking(move || authority.confirm_act(&caller.username, &id, &body.fingerprint)).await?;
     Ok(HttpResponse::Ok().json(views::request(&r)))
 }
 

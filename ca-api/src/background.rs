@@ -52,6 +52,13 @@ pub fn tick(authority: &Authority, hooks: &Webhooks) {
     if let Err(e) = authority.flush_anonymous_logins() {
         tracing::warn!(error = %e, "recording coalesced failed logins failed");
     }
+    match authority.expire_pending_acts() {
+        Ok(expired) if !expired.is_empty() => {
+            tracing::info!(?expired, "unconfirmed self-signed requests expired")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "expire_pending_acts failed"),
+    }
     match authority.supersede_predecessors() {
         Ok(revoked) if !revoked.is_empty() => {
             tracing::info!(?revoked, "superseded predecessors revoked")

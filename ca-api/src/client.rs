@@ -39,7 +39,7 @@ pub async fn submit(
                 header::LOCATION,
                 format!("/api/v1/requests/{}", submission.request.id),
             ))
-            .json(views::request(&submission.request)),
+            .json(views::request_for_client(&submission.request)),
     )
 }
 
@@ -51,7 +51,7 @@ pub async fn request_status(
 ) -> ApiResult<HttpResponse> {
     let authority = state.authority.clone();
     let r = blocking(move || authority.request(&id)).await?;
-    Ok(HttpResponse::Ok().json(views::request(&r)))
+    Ok(HttpResponse::Ok().json(views::request_for_client(&r)))
 }
 
 /// `GET /api/v1/requests/{id}/certificate`: 409 while not issued.

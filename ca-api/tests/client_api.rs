@@ -533,7 +533,7 @@ async fn operator_decisions_and_registry_endpoints() {
             &app,
             &format!("/api/v1/admin/requests/{id}/confirm-act"),
             Some(&admin),
-            json!({})
+            json!({"fingerprint": "00".repeat(32)})
         )
         .await
         .status,
@@ -573,13 +573,43 @@ async fn operator_decisions_and_registry_endpoints() {
     )
     .await;
     assert_eq!(r.json()["status"], "pending_act");
+    // Issue 9 defect 12: the client is not told whom the request is for.
+    assert_eq!(r.json()["person_id"], serde_json::Value::Null);
     let id = r.json()["id"].as_str().unwrap().to_string();
+    let key = r.json()["key_sha256"].as_str().unwrap().to_string();
+    // The act of another key: refused, and the request keeps waiting.
+    let wrong = post_json(
+        &app,
+        &format!("/api/v1/admin/requests/{id}/confirm-act"),
+        Some(&admin),
+        json!({"fingerprint": "ab".repeat(32)}),
+    )
+    .await;
+    assert_eq!(
+        (wrong.status, wrong.json()["error"]["reasons"].clone()),
+        (422, json!(["fingerprint_mismatch"]))
+    );
+    let missing = post_json(
+        &app,
+        &format!("/api/v1/admin/requests/{id}/confirm-act"),
+        Some(&admin),
+        json!({}),
+    )
+    .await;
+    assert_eq!(missing.status, 400);
+    // As printed on the act: upper case, in pairs.
+    let printed = key
+        .as_bytes()
+        .chunks(2)
+        .map(|p| std::str::from_utf8(p).unwrap().to_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
     assert_eq!(
         post_json(
             &app,
             &format!("/api/v1/admin/requests/{id}/confirm-act"),
             Some(&admin),
-            json!({})
+            json!({"fingerprint": printed})
         )
         .await
         .json()["status"],

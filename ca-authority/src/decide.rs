@@ -1,7 +1,7 @@
 //! Operators' decisions on requests (SPEC §3.3): approve, reject, confirm
 //! the paper act; what is due; and the reads of one request.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use der::Encode;
 
 use ca_core::api::DueItem;
@@ -9,11 +9,14 @@ use ca_core::csr::CertificationRequest;
 use ca_core::records::{CertificateStatus, OrganizationRecord, Registration, RequestRecord};
 use ca_core::request_status::{transition, RequestEvent, RequestStatus};
 use ca_core::request_type::RequestType;
-use ca_core::rules::{check_approval, ApprovalContext};
-use ca_core::{limits, Error, Reason, Result};
+use ca_core::rules::{
+    check_act_fingerprint, check_approval, check_request, ApprovalContext, RequestContext,
+};
+use ca_core::{limits, Error, ErrorKind, Reason, Result};
 use ca_store::{Event, Outcome, RequestDecision, Tx};
 
 use crate::issue::ToIssue;
+use crate::submit::person_by_subject;
 use crate::Authority;
 
 /// What the printable acceptance act shows (SPEC §4, `004_*.txt`).
@@ -269,14 +272,68 @@ impl Authority {
     }
 
     /// An operator confirms the signed paper acceptance act of an
-    /// `initial_self_signed` request (1.77): it becomes `pending`.
-    pub fn confirm_act(&self, actor: &str, id: &str) -> Result<RequestRecord> {
+    /// `initial_self_signed` request (1.77), giving the key fingerprint read
+    /// from it. A fingerprint of another key is refused and the request
+    /// keeps waiting; then the registration checks held back at submission
+    /// run (`rules::disclosed_reasons`): a refusal rejects the request, else it
+    /// becomes `pending` for the person it is for.
+    pub fn confirm_act(&self, actor: &str, id: &str, fingerprint: &str) -> Result<RequestRecord> {
         let object = format!("request:{id}");
         self.recording(actor, "request.confirm_act", object, || {
             let now = self.now();
-            self.store.write(|tx| {
+            self.store.write_verdict(|tx| {
                 let r = load(tx, id)?;
                 let to = next_status(&r, RequestEvent::ActConfirmed)?;
+                if let Err(refusal) = check_act_fingerprint(fingerprint, &r.key_sha256) {
+                    return if refusal.kind() == ErrorKind::Refused {
+                        tx.audit(
+                            now,
+                            Event {
+                                actor,
+                                action: "request.confirm_act",
+                                object: format!("request:{id}"),
+                                outcome: Outcome::Refused,
+                                reasons: refusal.reason_codes().to_vec(),
+                                details: serde_json::json!({"message": refusal.message()}),
+                            },
+                        )?;
+                        Ok(Err(refusal))
+                    } else {
+                        Err(refusal)
+                    };
+                }
+                let csr = CertificationRequest::from_der(&r.csr)?;
+                // Registered meanwhile, perhaps: looked for again.
+                let person = match &r.person_id {
+                    Some(p) => tx.person(p)?,
+                    None => person_by_subject(tx, &csr)?,
+                };
+                let reasons = check_request(&RequestContext {
+                    now,
+                    request_type: r.request_type,
+                    csr: &csr,
+                    person: person.as_ref().map(|p| &p.person),
+                    signer: None,
+                    profile: self.policies.profiles.get(r.profile),
+                    key_already_certified: tx.key_certified(&r.key_sha256)?,
+                    rules: &self.policies.rules,
+                });
+                if !reasons.is_empty() {
+                    self.record_rejection(
+                        tx,
+                        actor,
+                        &r,
+                        RequestEvent::Reject,
+                        &reasons,
+                        Some("refused when the acceptance act was confirmed"),
+                        now,
+                    )?;
+                    return Ok(Err(Error::reasons(
+                        reasons,
+                        "the request does not match the registration; it was rejected",
+                    )));
+                }
+                let person_id = person.as_ref().map(|p| p.person.id.clone());
                 let changed = tx.set_request_status(
                     id,
                     r.status,
@@ -284,6 +341,7 @@ impl Authority {
                     &RequestDecision {
                         act_confirmed: Some((actor, now)),
                         decision_due: Some(self.policies.calendar.issuance_due(now)),
+                        person_id: person_id.as_deref(),
                         ..RequestDecision::default()
                     },
                 )?;
@@ -298,11 +356,48 @@ impl Authority {
                         object: format!("request:{id}"),
                         outcome: Outcome::Ok,
                         reasons: vec![],
-                        details: serde_json::json!({"key_sha256": r.key_sha256}),
+                        details: serde_json::json!({"key_sha256": r.key_sha256, "person": person_id}),
                     },
                 )?;
-                load(tx, id)
+                Ok(Ok(load(tx, id)?))
             })
+        })
+    }
+
+    /// Rejects, as `registration_expired`, every self-signed request whose
+    /// paper act was not confirmed within the registration window of its
+    /// receipt (defect 12: unconfirmed requests no longer pile up). Run by
+    /// the background work; each request is rejected once (compare-and-set).
+    pub fn expire_pending_acts(&self) -> Result<Vec<String>> {
+        let now = self.now();
+        let window = Duration::days(self.policies.rules.registration_window_days.into());
+        let due = self
+            .store
+            .read(|tx| tx.requests_received_before(RequestStatus::PendingAct, now - window))?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.store.write(|tx| {
+            let mut expired = Vec::new();
+            for stale in due {
+                let Some(r) = tx.request(&stale.id)? else {
+                    continue;
+                };
+                if r.status != RequestStatus::PendingAct {
+                    continue;
+                }
+                self.record_rejection(
+                    tx,
+                    "system",
+                    &r,
+                    RequestEvent::Reject,
+                    &[Reason::RegistrationExpired],
+                    Some("the signed acceptance act did not arrive within the registration window"),
+                    now,
+                )?;
+                expired.push(r.id);
+            }
+            Ok(expired)
         })
     }
 

@@ -10,7 +10,8 @@ use ca_core::records::{Registration, RequestRecord};
 use ca_core::request_status::RequestStatus;
 use ca_core::request_type::RequestType;
 use ca_core::rules::{
-    auto_approval, check_request, subject_differences, target_profile, RequestContext, SignerFacts,
+    auto_approval, check_request, disclosed_reasons, subject_differences, target_profile,
+    RequestContext, SignerFacts,
 };
 use ca_core::serial::serial_hex;
 use ca_core::subject::names_match;
@@ -31,7 +32,10 @@ pub struct Submission {
 
 /// The person an `initial_self_signed` request is for: a registered person
 /// whose subject the request carries (authorised ones first).
-fn person_by_subject(tx: &mut Tx<'_>, csr: &CertificationRequest) -> Result<Option<Registration>> {
+pub(crate) fn person_by_subject(
+    tx: &mut Tx<'_>,
+    csr: &CertificationRequest,
+) -> Result<Option<Registration>> {
     let cn = csr
         .request
         .info
@@ -161,7 +165,9 @@ impl Authority {
                 key_already_certified: tx.key_certified(&key_hash)?,
                 rules: &self.policies.rules,
             };
-            let reasons = check_request(&ctx);
+            // A self-signed request hears nothing about the registration
+            // until its paper act is confirmed (defect 12).
+            let (reasons, held_back) = disclosed_reasons(request_type, check_request(&ctx));
             let auto = if reasons.is_empty() {
                 auto_approval(&ctx)
             } else {
@@ -209,7 +215,8 @@ impl Authority {
                     details: serde_json::json!({"type": request_type.code(), "status": status.code(),
                         "person": record.person_id, "signer": record.signer_serial,
                         "key_sha256": record.key_sha256, "differences": differences,
-                        "waits_for_operator": auto.err().filter(|_| !refused)}),
+                        "waits_for_operator": auto.err().filter(|_| !refused),
+                        "held_back": held_back.iter().map(|r| r.code()).collect::<Vec<_>>()}),
                 },
             )?;
             if refused {

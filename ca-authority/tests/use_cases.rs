@@ -107,7 +107,10 @@ fn self_signed_request_waits_for_the_act_then_for_approval() {
         let act = w.reg.request_act(&v.id).unwrap();
         assert_eq!(act.request.key_sha256.len(), 64);
         assert!(act.public_key_pem.starts_with("-----BEGIN PUBLIC KEY-----"));
-        let v = w.reg.confirm_act("registrar", &v.id).unwrap();
+        let v = w
+            .reg
+            .confirm_act("registrar", &v.id, &act.request.key_sha256)
+            .unwrap();
         assert_eq!(v.status, "pending");
         assert!(v.decision_due.is_some());
         assert_eq!(w.reg.approve("registrar", &v.id).unwrap().status, "issued");
@@ -126,6 +129,12 @@ fn registration_window_closes_after_thirty_days() {
             .submit_request(&w.t.cms_sign("late.csr", &cert, "late.key", &[]))
             .unwrap()
             .view;
+        // Told nothing yet (defect 12); refused when the act is confirmed.
+        assert_eq!((v.status.as_str(), v.reasons.len()), ("pending_act", 0));
+        let key = w.reg.request_act(&v.id).unwrap().request.key_sha256;
+        let err = w.reg.confirm_act("registrar", &v.id, &key).unwrap_err();
+        assert_eq!(err.reason_codes(), [Reason::RegistrationExpired]);
+        let v = w.reg.request(&v.id).unwrap();
         assert_eq!(v.status, "rejected");
         assert_eq!(codes(&v), ["registration_expired"]);
         let events: Vec<String> = w
@@ -136,6 +145,112 @@ fn registration_window_closes_after_thirty_days() {
             .map(|n| n.event)
             .collect();
         assert_eq!(events, ["request.rejected"]);
+    });
+}
+
+/// Issue 9 defect 12: an anonymous self-signed request learnt whether its
+/// subject was a registered, active person (and its id). Registered,
+/// unknown and terminated subjects now get the same answer; the operator
+/// confirming the act learns the truth, and a wrong fingerprint is refused.
+#[test]
+fn a_self_signed_request_does_not_reveal_the_registration() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        let stranger =
+            World::add_person(&w.reg, &w.org, "Сидоров Сидор Сидорович", "Бухгалтер", 200);
+        w.reg
+            .terminate_person("registrar", &stranger.id, "Приказ 1")
+            .unwrap();
+        let mut answers = Vec::new();
+        for (name, subject) in [
+            ("known", subj(&w.person.full_name, &w.person.position)),
+            ("unknown", subj("Петров Пётр Петрович", "Директор")),
+            ("terminated", subj(&stranger.full_name, &stranger.position)),
+        ] {
+            w.csr_with_subject(name, &subject);
+            let cert = w.t.self_signed(name);
+            let p7 =
+                w.t.cms_sign(&format!("{name}.csr"), &cert, &format!("{name}.key"), &[]);
+            let sub = w.reg.submit_request(&p7).unwrap();
+            let client =
+                ca_core::views::request_for_client(&w.reg.0.request(&sub.view.id).unwrap());
+            answers.push((name, client));
+        }
+        for (name, v) in &answers {
+            assert_eq!(
+                (v.status.as_str(), v.reasons.len(), v.person_id.as_deref()),
+                ("pending_act", 0, None),
+                "{name}"
+            );
+        }
+        // The operator confirms each act: only the registered person's goes on.
+        for (name, v) in &answers {
+            let key = v.key_sha256.clone().unwrap();
+            let wrong = w
+                .reg
+                .confirm_act("registrar", &v.id, &"0".repeat(64))
+                .unwrap_err();
+            assert_eq!(
+                wrong.reason_codes(),
+                [Reason::FingerprintMismatch],
+                "{name}"
+            );
+            assert_eq!(w.reg.request(&v.id).unwrap().status, "pending_act");
+            let confirmed = w.reg.confirm_act("registrar", &v.id, &key);
+            match *name {
+                "known" => {
+                    let r = confirmed.unwrap();
+                    assert_eq!(
+                        (r.status.as_str(), r.person_id.as_deref()),
+                        ("pending", Some(w.person.id.as_str()))
+                    );
+                }
+                _ => {
+                    assert_eq!(
+                        confirmed.unwrap_err().reason_codes(),
+                        [Reason::PersonNotActive],
+                        "{name}"
+                    );
+                    assert_eq!(w.reg.request(&v.id).unwrap().status, "rejected");
+                }
+            }
+        }
+        let refused = w
+            .reg
+            .audit_records(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.action == "request.confirm_act" && r.reasons == ["fingerprint_mismatch"])
+            .count();
+        assert_eq!(refused, 3);
+    });
+}
+
+/// Defect 12: unconfirmed self-signed requests piled up for ever. They are
+/// rejected as registration_expired once the registration window after
+/// their receipt has passed, once.
+#[test]
+fn unconfirmed_self_signed_requests_expire_after_the_window() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.csr("new", &w.person);
+        let cert = w.t.self_signed("new");
+        let v = w
+            .reg
+            .submit_request(&w.t.cms_sign("new.csr", &cert, "new.key", &[]))
+            .unwrap()
+            .view;
+        w.clock.advance(Duration::days(30));
+        assert!(w.reg.expire_pending_acts().unwrap().is_empty());
+        assert_eq!(w.reg.request(&v.id).unwrap().status, "pending_act");
+        w.clock.advance(Duration::seconds(1));
+        assert_eq!(w.reg.expire_pending_acts().unwrap(), vec![v.id.clone()]);
+        assert!(w.reg.expire_pending_acts().unwrap().is_empty());
+        let r = w.reg.request(&v.id).unwrap();
+        assert_eq!(
+            (r.status.as_str(), codes(&r)),
+            ("rejected", vec!["registration_expired"])
+        );
     });
 }
 
@@ -1119,7 +1234,10 @@ fn every_refusal_and_every_resubmission_is_in_the_audit_trail() {
             .reject("registrar", &id, &["subject_mismatch".into()], None)
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::WrongState);
-        let err = w.reg.confirm_act("registrar", &id).unwrap_err();
+        let err = w
+            .reg
+            .confirm_act("registrar", &id, &"00".repeat(32))
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::WrongState);
         for action in ["request.approve", "request.reject", "request.confirm_act"] {
             let found = refusals(&w, action, &object);

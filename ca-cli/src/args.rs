@@ -236,9 +236,14 @@ pub enum RequestCommand {
     /// The signed paper acceptance act is in (initial_self_signed requests).
     #[command(
         name = "confirm-act",
-        after_help = "Example:\n  ca-cli request confirm-act 91be…"
+        after_help = "Example:\n  ca-cli request confirm-act 91be… --fingerprint '3f:a1:…'\n\nThe fingerprint is the key's SHA-256 as printed on the act the person signed; a different one is refused (fingerprint_mismatch) and the request keeps waiting."
     )]
-    ConfirmAct { id: String },
+    ConfirmAct {
+        id: String,
+        /// The key's SHA-256 fingerprint read from the signed act.
+        #[arg(long)]
+        fingerprint: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

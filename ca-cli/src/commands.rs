@@ -338,9 +338,9 @@ fn request(c: RequestCommand, api: &Api, out: &Output) -> CliResult<()> {
                 &RejectBody { reasons, comment },
             )?
         }
-        RequestCommand::ConfirmAct { id } => api.post(
+        RequestCommand::ConfirmAct { id, fingerprint } => api.post(
             &format!("/api/v1/admin/requests/{id}/confirm-act"),
-            &json!({}),
+            &ConfirmActBody { fingerprint },
         )?,
     };
     out.print(&v, REQUEST_COLUMNS);

@@ -441,6 +441,8 @@ fn operator_workflows_exit_codes_and_messages() {
                 "request",
                 "confirm-act",
                 c["id"].as_str().unwrap(),
+                "--fingerprint",
+                c["key_sha256"].as_str().unwrap(),
                 "--field",
                 "status"
             ],

@@ -230,6 +230,14 @@ pub struct RejectBody {
     pub comment: Option<String>,
 }
 
+/// Confirm the signed paper acceptance act of a self-signed request (1.77).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ConfirmActBody {
+    /// The key's SHA-256 fingerprint as read from the signed act (hex;
+    /// colons and spaces allowed).
+    pub fingerprint: String,
+}
+
 /// A technological certificate from a CSR (PEM or base64 DER), or generated.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TechCertBody {

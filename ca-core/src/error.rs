@@ -63,11 +63,14 @@ pub enum Reason {
     AccountDisabled,
     /// The operator must change the password first (SPEC §5).
     PasswordChangeRequired,
+    /// The key fingerprint read from the signed paper act is not the
+    /// request's (1.77): the act belongs to another key.
+    FingerprintMismatch,
 }
 
 impl Reason {
     /// Every reason, in declaration order (for docs, tests and the CLI's help).
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 25] = [
         Reason::MalformedCms,
         Reason::MalformedCsr,
         Reason::BadCmsSignature,
@@ -92,6 +95,7 @@ impl Reason {
         Reason::AccountLocked,
         Reason::AccountDisabled,
         Reason::PasswordChangeRequired,
+        Reason::FingerprintMismatch,
     ];
 
     /// The wire code, as written in SPEC §3.
@@ -121,6 +125,7 @@ impl Reason {
             Reason::AccountLocked => "account_locked",
             Reason::AccountDisabled => "account_disabled",
             Reason::PasswordChangeRequired => "password_change_required",
+            Reason::FingerprintMismatch => "fingerprint_mismatch",
         }
     }
 
@@ -169,6 +174,9 @@ impl Reason {
             }
             Reason::AccountDisabled => "the operator account is disabled",
             Reason::PasswordChangeRequired => "the operator must change the password first",
+            Reason::FingerprintMismatch => {
+                "the key fingerprint on the signed act is not the request's key"
+            }
         }
     }
 

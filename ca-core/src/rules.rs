@@ -214,6 +214,54 @@ fn compare<T: PartialEq>(
     }
 }
 
+/// The reasons an anonymous `initial_self_signed` request may be told at
+/// once, and those held back until an operator confirms its paper act: a
+/// refusal for an unknown or terminated person, an expired power of
+/// attorney or registration, or a subject that differs would tell anyone
+/// whether a subject is a registered, authorised person (issue 9 defect
+/// 12). Other request types are signed by a certificate of ours and are
+/// told everything.
+pub fn disclosed_reasons(
+    request_type: RequestType,
+    reasons: Vec<Reason>,
+) -> (Vec<Reason>, Vec<Reason>) {
+    if request_type != RequestType::InitialSelfSigned {
+        return (reasons, Vec::new());
+    }
+    reasons.into_iter().partition(|r| {
+        !matches!(
+            r,
+            Reason::PersonNotActive
+                | Reason::AuthorityExpired
+                | Reason::RegistrationExpired
+                | Reason::SubjectMismatch
+        )
+    })
+}
+
+/// `fingerprint_mismatch` unless `read` (the key fingerprint an operator
+/// read from the signed paper act: hex, any case, colons or spaces allowed)
+/// is the request's key's SHA-256 (1.77).
+pub fn check_act_fingerprint(read: &str, key_sha256: &str) -> Result<(), Error> {
+    let digits: String = read
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' ' | '-'))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::invalid(
+            "fingerprint: the 64 hex digits of the key's SHA-256 as printed on the act",
+        ));
+    }
+    if digits != key_sha256 {
+        return Err(Error::reason(
+            Reason::FingerprintMismatch,
+            "the fingerprint on the act is not this request's key; the request still waits",
+        ));
+    }
+    Ok(())
+}
+
 /// Whether an acceptable request is issued without an operator (SPEC
 /// §3.3, §3.8): the profile auto-approves its type and, for a rotation, the
 /// signing certificate's renewal window is open and it has no successor

@@ -29,6 +29,16 @@ pub fn request(r: &RequestRecord) -> RequestView {
     }
 }
 
+/// A request as client software sees it: without the registry's person
+/// id, which would tell an anonymous self-signed request whether its
+/// subject is registered (issue 9 defect 12).
+pub fn request_for_client(r: &RequestRecord) -> RequestView {
+    RequestView {
+        person_id: None,
+        ..request(r)
+    }
+}
+
 /// Requests.
 pub fn requests(rs: &[RequestRecord]) -> Vec<RequestView> {
     rs.iter().map(request).collect()

@@ -29,6 +29,24 @@ pub struct RequestDecision<'a> {
     pub decision_due: Option<DateTime<Utc>>,
     /// The issued certificate.
     pub certificate_serial: Option<&'a str>,
+    /// The person the request turned out to be for (act confirmation).
+    pub person_id: Option<&'a str>,
+}
+
+/// The columns one status change sets; `None` leaves a column alone.
+#[derive(AsChangeset)]
+#[diesel(table_name = requests)]
+struct RequestChange<'a> {
+    status: &'a str,
+    reasons: Option<String>,
+    comment: Option<Option<&'a str>>,
+    decided_by: Option<&'a str>,
+    decided_at: Option<i64>,
+    act_confirmed_by: Option<&'a str>,
+    act_confirmed_at: Option<i64>,
+    decision_due: Option<i64>,
+    certificate_serial: Option<&'a str>,
+    person_id: Option<&'a str>,
 }
 
 /// How an application ended.
@@ -104,6 +122,22 @@ impl Tx<'_> {
         rows.into_iter().map(mapping::request).collect()
     }
 
+    /// Requests in `status` received before `before`, oldest first.
+    pub fn requests_received_before(
+        &mut self,
+        status: RequestStatus,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<RequestRecord>> {
+        let rows: Vec<RequestRow> = requests::table
+            .filter(requests::status.eq(status.code()))
+            .filter(requests::received_at.lt(ts(before)))
+            .select(RequestRow::as_select())
+            .order(requests::received_at.asc())
+            .load(self.c)
+            .map_err(db_error)?;
+        rows.into_iter().map(mapping::request).collect()
+    }
+
     /// Records a new request.
     pub fn insert_request(&mut self, r: &RequestRecord) -> Result<()> {
         diesel::insert_into(requests::table)
@@ -122,57 +156,28 @@ impl Tx<'_> {
         to: RequestStatus,
         d: &RequestDecision<'_>,
     ) -> Result<bool> {
-        let target = requests::table
-            .find(id)
-            .filter(requests::status.eq(from.code()));
-        let n = diesel::update(target)
-            .set(requests::status.eq(to.code()))
-            .execute(self.c)
-            .map_err(db_error)?;
-        if n != 1 {
-            return Ok(false);
-        }
-        let row = requests::table.find(id);
-        if let Some(reasons) = d.reasons {
-            diesel::update(row)
-                .set((
-                    requests::reasons.eq(join_codes(reasons.iter().map(String::as_str))),
-                    requests::comment.eq(d.comment),
-                ))
-                .execute(self.c)
-                .map_err(db_error)?;
-        }
-        if let Some((who, at)) = d.decided {
-            diesel::update(row)
-                .set((
-                    requests::decided_by.eq(Some(who)),
-                    requests::decided_at.eq(Some(ts(at))),
-                ))
-                .execute(self.c)
-                .map_err(db_error)?;
-        }
-        if let Some((who, at)) = d.act_confirmed {
-            diesel::update(row)
-                .set((
-                    requests::act_confirmed_by.eq(Some(who)),
-                    requests::act_confirmed_at.eq(Some(ts(at))),
-                ))
-                .execute(self.c)
-                .map_err(db_error)?;
-        }
-        if let Some(due) = d.decision_due {
-            diesel::update(row)
-                .set(requests::decision_due.eq(Some(ts(due))))
-                .execute(self.c)
-                .map_err(db_error)?;
-        }
-        if let Some(serial) = d.certificate_serial {
-            diesel::update(row)
-                .set(requests::certificate_serial.eq(Some(serial)))
-                .execute(self.c)
-                .map_err(db_error)?;
-        }
-        Ok(true)
+        let change = RequestChange {
+            status: to.code(),
+            reasons: d.reasons.map(|r| join_codes(r.iter().map(String::as_str))),
+            comment: d.reasons.map(|_| d.comment),
+            decided_by: d.decided.map(|(who, _)| who),
+            decided_at: d.decided.map(|(_, at)| ts(at)),
+            act_confirmed_by: d.act_confirmed.map(|(who, _)| who),
+            act_confirmed_at: d.act_confirmed.map(|(_, at)| ts(at)),
+            decision_due: d.decision_due.map(ts),
+            certificate_serial: d.certificate_serial,
+            person_id: d.person_id,
+        };
+        // One compare-and-set UPDATE: the status moves only from `from`.
+        let n = diesel::update(
+            requests::table
+                .find(id)
+                .filter(requests::status.eq(from.code())),
+        )
+        .set(&change)
+        .execute(self.c)
+        .map_err(db_error)?;
+        Ok(n == 1)
     }
 
     /// Open requests (not issued, not rejected) of these persons.

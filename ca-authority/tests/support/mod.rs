@@ -77,8 +77,15 @@ impl Reg {
             .map(|r| views::request(&r))
     }
 
-    pub fn confirm_act(&self, actor: &str, id: &str) -> ca_core::Result<RequestView> {
-        self.0.confirm_act(actor, id).map(|r| views::request(&r))
+    pub fn confirm_act(
+        &self,
+        actor: &str,
+        id: &str,
+        fingerprint: &str,
+    ) -> ca_core::Result<RequestView> {
+        self.0
+            .confirm_act(actor, id, fingerprint)
+            .map(|r| views::request(&r))
     }
 
     pub fn certificate(
