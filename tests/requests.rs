@@ -373,3 +373,122 @@ fn truncated_mutated_and_random_input_never_panics() {
         check(&bytes);
     }
 }
+
+/// Issue 9 defect 16: PEM with 76-character lines (MIME) or the whole
+/// body on one line, which OpenSSL reads, was refused.
+#[test]
+fn pem_with_any_line_length_is_read() {
+    let t = TestCa::new();
+    technological(&t);
+    t.make_csr("p", "ec-p256");
+    let der = t.cms_sign("p.csr", "tech.pem", "tech.key", &[]);
+    use base64ct::{Base64, Encoding};
+    let b64 = Base64::encode_string(&der);
+    for (width, eol) in [(64, "\n"), (76, "\r\n"), (usize::MAX, "\n")] {
+        let lines: Vec<String> = b64
+            .as_bytes()
+            .chunks(width.min(b64.len()))
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        let pem = format!(
+            "-----BEGIN CMS-----{eol}{}{eol}-----END CMS-----{eol}",
+            lines.join(eol)
+        );
+        // OpenSSL reads it too.
+        std::fs::write(t.path().join("w.pem"), &pem).unwrap();
+        openssl(
+            t.path(),
+            &["cms", "-cmsout", "-inform", "PEM", "-in", "w.pem", "-noout"],
+        );
+        let u = unwrap(&t, pem.as_bytes()).unwrap_or_else(|e| panic!("{width}: {e}"));
+        assert_eq!(u.cms_der, der);
+    }
+    // Still refused: not base64, or a block that never ends.
+    assert_eq!(
+        refused(&t, b"-----BEGIN CMS-----\n*!*\n-----END CMS-----\n"),
+        Reason::MalformedCms
+    );
+    assert_eq!(
+        refused(&t, b"-----BEGIN CMS-----\nMAA=\n"),
+        Reason::MalformedCms
+    );
+}
+
+/// Issue 9 defect 16: PKI.js writes a PKCS#10 without the (empty)
+/// `attributes [0]` field; OpenSSL accepts it, and so do we, with the
+/// signature checked over the bytes as sent.
+#[test]
+fn a_pkcs10_without_the_attributes_field_is_accepted() {
+    let t = TestCa::new();
+    technological(&t);
+    let csr = t.make_csr("full", "ec-p256");
+    // Take the info apart, drop its trailing `A0 00`, sign it again.
+    let (outer_len, outer_hdr) = der_len(&csr[1..]);
+    assert_eq!(csr.len(), 1 + outer_hdr + outer_len);
+    let body = &csr[1 + outer_hdr..];
+    let (info_len, info_hdr) = der_len(&body[1..]);
+    let info = &body[..1 + info_hdr + info_len];
+    let info_content = &info[1 + info_hdr..];
+    assert_eq!(&info_content[info_content.len() - 2..], &[0xa0, 0x00]);
+    let bare_info = tlv(0x30, &info_content[..info_content.len() - 2]);
+    std::fs::write(t.path().join("info.der"), &bare_info).unwrap();
+    openssl(
+        t.path(),
+        &[
+            "dgst", "-sha256", "-sign", "full.key", "-out", "info.sig", "info.der",
+        ],
+    );
+    let sig = std::fs::read(t.path().join("info.sig")).unwrap();
+    let algorithm = &body[1 + info_hdr + info_len..];
+    let (alg_len, alg_hdr) = der_len(&algorithm[1..]);
+    let algorithm = &algorithm[..1 + alg_hdr + alg_len];
+    let bitstring = tlv(0x03, &[&[0u8][..], &sig].concat());
+    let bare = tlv(0x30, &[&bare_info[..], algorithm, &bitstring].concat());
+    std::fs::write(t.path().join("bare.csr"), &bare).unwrap();
+    openssl(
+        t.path(),
+        &[
+            "req", "-inform", "DER", "-in", "bare.csr", "-verify", "-noout",
+        ],
+    );
+    let p7 = t.cms_sign("bare.csr", "tech.pem", "tech.key", &[]);
+    let u = unwrap(&t, &p7).unwrap();
+    assert_eq!(u.csr.der, bare, "kept as sent");
+    assert_eq!(request_type(&t, &u), RequestType::Initial);
+    // The same bytes with the subject changed: the signature no longer holds.
+    let mut forged = bare.clone();
+    let at = forged.windows(4).position(|w| w == b"RU\x31").unwrap_or(20);
+    forged[at] ^= 1;
+    std::fs::write(t.path().join("forged.csr"), &forged).unwrap();
+    let p7 = t.cms_sign("forged.csr", "tech.pem", "tech.key", &[]);
+    assert!(matches!(
+        refused(&t, &p7),
+        Reason::BadCsrSignature | Reason::MalformedCsr
+    ));
+}
+
+/// (length, header octets after the tag) of a DER length at `b`.
+fn der_len(b: &[u8]) -> (usize, usize) {
+    if b[0] < 0x80 {
+        return (usize::from(b[0]), 1);
+    }
+    let n = usize::from(b[0] & 0x7f);
+    let len = b[1..=n]
+        .iter()
+        .fold(0usize, |a, x| (a << 8) | usize::from(*x));
+    (len, 1 + n)
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else if len < 0x100 {
+        out.extend([0x81, len as u8]);
+    } else {
+        out.extend([0x82, (len >> 8) as u8, len as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}

@@ -102,15 +102,7 @@ impl Authority {
         let object = format!("person:{person_id}");
         self.recording(actor, "certificate.technological", object, || match key {
             TechnologicalKey::Csr(pem) => {
-                let (label, der) = der::pem::decode_vec(pem.as_bytes())
-                    .map_err(|e| Error::reason(Reason::MalformedCsr, format!("bad PEM: {e}")))?;
-                if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
-                    return Err(Error::reason(
-                        Reason::MalformedCsr,
-                        format!("PEM label {label:?} is not a CSR"),
-                    ));
-                }
-                let csr = ca_core::csr::CertificationRequest::from_der(&der)?;
+                let csr = ca_core::csr::from_pem(pem.as_bytes())?;
                 let (serial, certificate) =
                     self.issue_technological(actor, person_id, csr.request.info.public_key)?;
                 Ok(TechnologicalIssued {

@@ -1292,3 +1292,38 @@ fn every_refusal_and_every_resubmission_is_in_the_audit_trail() {
         assert!(w.reg.verify_audit().unwrap().ok);
     });
 }
+
+/// Issue 9 defect 16: a technological certificate's CSR in PEM with the
+/// base64 on one line (as some client software writes it) is read.
+#[test]
+fn a_technological_csr_in_single_line_pem_is_accepted() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        let der = w.csr("tech", &w.person);
+        use base64ct::{Base64, Encoding};
+        let pem = format!(
+            "-----BEGIN CERTIFICATE REQUEST-----\r\n{}\r\n-----END CERTIFICATE REQUEST-----\r\n",
+            Base64::encode_string(&der)
+        );
+        let issued = w
+            .reg
+            .technological_certificate(
+                "registrar",
+                &w.person.id,
+                ca_authority::TechnologicalKey::Csr(pem),
+            )
+            .unwrap();
+        assert!(!issued.serial.is_empty());
+        let bad = w
+            .reg
+            .technological_certificate(
+                "registrar",
+                &w.person.id,
+                ca_authority::TechnologicalKey::Csr(
+                    "-----BEGIN CERTIFICATE REQUEST-----\n*\n".into(),
+                ),
+            )
+            .unwrap_err();
+        assert_eq!(bad.reason_codes(), [Reason::MalformedCsr]);
+    });
+}

@@ -27,7 +27,7 @@ impl CertificationRequest {
     /// algorithm is one we cannot use at all; `bad_csr_signature` when the
     /// signature does not verify.
     pub fn from_der(der: &[u8]) -> Result<Self> {
-        let request = CertReq::from_der(der).map_err(|e| {
+        let request = decode(der).map_err(|e| {
             Error::reason(Reason::MalformedCsr, format!("not a PKCS#10 request: {e}"))
         })?;
         let key = PublicKey::from_spki(&request.info.public_key)
@@ -87,6 +87,52 @@ impl CertificationRequest {
 
 /// The first element inside the outer SEQUENCE, as raw bytes: the signed part
 /// of a PKCS#10 request or certificate, exactly as the signer encoded it.
+/// Decodes a PKCS#10 as client software writes it. PKI.js leaves out an
+/// empty `attributes [0]`; OpenSSL reads such a request, and so do we (the
+/// signature is checked over the bytes as sent).
+pub(crate) fn decode(der: &[u8]) -> std::result::Result<CertReq, der::Error> {
+    CertReq::from_der(der).or_else(|e| {
+        with_empty_attributes(der)
+            .and_then(|patched| CertReq::from_der(&patched).ok())
+            .ok_or(e)
+    })
+}
+
+/// The request with an empty `attributes [0]` added to a
+/// CertificationRequestInfo that ends after its key (RFC 2986 requires the
+/// field; some libraries omit it when empty). `None` when the request is
+/// not of that shape. Used for decoding only: the signature is checked over
+/// the bytes as sent.
+fn with_empty_attributes(der: &[u8]) -> Option<Vec<u8>> {
+    let outer = crate::tlv::split(der)?;
+    let info = crate::tlv::split(outer.content)?;
+    let version = crate::tlv::split(info.content)?;
+    let subject = crate::tlv::split(version.rest)?;
+    let key = crate::tlv::split(subject.rest)?;
+    if outer.tag != 0x30 || info.tag != 0x30 || !key.rest.is_empty() || !outer.rest.is_empty() {
+        return None;
+    }
+    let patched_info = crate::tlv::wrap(0x30, &[info.content, &[0xa0, 0x00]].concat());
+    Some(crate::tlv::wrap(
+        0x30,
+        &[&patched_info[..], info.rest].concat(),
+    ))
+}
+
+/// A PKCS#10 from PEM as client software writes it ([`crate::pem`]),
+/// labelled `CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`.
+pub fn from_pem(pem: &[u8]) -> Result<CertificationRequest> {
+    let (label, der) = crate::pem::decode(pem)
+        .map_err(|e| Error::reason(Reason::MalformedCsr, format!("bad PEM: {e}")))?;
+    if label != "CERTIFICATE REQUEST" && label != "NEW CERTIFICATE REQUEST" {
+        return Err(Error::reason(
+            Reason::MalformedCsr,
+            format!("PEM label {label:?} is not a CSR"),
+        ));
+    }
+    CertificationRequest::from_der(&der)
+}
+
 pub(crate) fn raw_first_element(der: &[u8]) -> Option<&[u8]> {
     let outer = crate::tlv::split(der)?;
     Some(crate::tlv::split(outer.content)?.whole)

@@ -98,9 +98,9 @@ pub struct UnwrappedRequest {
 pub fn normalize_encoding(input: &[u8]) -> Result<Vec<u8>> {
     let trimmed = input.trim_ascii_start();
     let der = if trimmed.starts_with(b"-----BEGIN ") {
-        let (label, der) = der::pem::decode_vec(input)
+        let (label, der) = crate::pem::decode(input)
             .map_err(|e| Error::reason(Reason::MalformedCms, format!("bad PEM: {e}")))?;
-        if !PEM_LABELS.contains(&label) {
+        if !PEM_LABELS.contains(&label.as_str()) {
             return Err(Error::reason(
                 Reason::MalformedCms,
                 format!("PEM label {label:?} is not a CMS envelope"),
@@ -127,7 +127,7 @@ pub fn unwrap_request(input: &[u8], ca: &TrustAnchor) -> Result<UnwrappedRequest
     let signer_info = single_signer(&signed)?;
     check_content_type(&econtent_type)?;
     check_digest_listed(&signed, signer_info)?;
-    let csr_request = x509_cert::request::CertReq::from_der(&csr_der).map_err(|e| {
+    let csr_request = crate::csr::decode(&csr_der).map_err(|e| {
         Error::reason(
             Reason::MalformedCsr,
             format!("content is not a PKCS#10 request: {e}"),

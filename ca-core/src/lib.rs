@@ -30,6 +30,7 @@ pub mod keystore;
 pub mod lifecycle;
 pub mod limits;
 pub mod oids;
+pub mod pem;
 pub mod policy;
 pub mod profile_kind;
 pub mod records;

@@ -48,6 +48,25 @@ pub(crate) fn split(input: &[u8]) -> Option<Tlv<'_>> {
     })
 }
 
+/// One DER TLV of `tag` around `content` (shortest length form).
+pub(crate) fn wrap(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::split;
