@@ -196,6 +196,17 @@ pub async fn audit(
     ))
 }
 
+/// `GET /api/v1/admin/audit/checkpoints`: the signed checkpoints of the
+/// audit trail's head, to keep elsewhere and verify with openssl.
+#[get("/api/v1/admin/audit/checkpoints")]
+pub async fn audit_checkpoints(
+    _who: Authorized<Auditors>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let authority = state.authority.clone();
+    Ok(HttpResponse::Ok().json(blocking(move || authority.audit_checkpoints()).await?))
+}
+
 /// `GET /api/v1/admin/audit/verify`.
 #[get("/api/v1/admin/audit/verify")]
 pub async fn verify_audit(

@@ -52,6 +52,9 @@ pub fn tick(authority: &Authority, hooks: &Webhooks) {
     if let Err(e) = authority.flush_anonymous_logins() {
         tracing::warn!(error = %e, "recording coalesced failed logins failed");
     }
+    if let Err(e) = authority.checkpoint_audit_if_due() {
+        tracing::warn!(error = %e, "audit checkpoint failed");
+    }
     match authority.expire_pending_acts() {
         Ok(expired) if !expired.is_empty() => {
             tracing::info!(?expired, "unconfirmed self-signed requests expired")

@@ -72,6 +72,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/admin/crl"),
     ("GET", "/api/v1/admin/audit"),
     ("GET", "/api/v1/admin/audit/verify"),
+    ("GET", "/api/v1/admin/audit/checkpoints"),
     ("GET", "/api/v1/admin/due"),
     ("POST", "/api/v1/admin/operators"),
     ("GET", "/api/v1/admin/operators"),
@@ -134,6 +135,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
         .service(admin_certificates::show_crl)
         .service(admin_certificates::audit)
         .service(admin_certificates::verify_audit)
+        .service(admin_certificates::audit_checkpoints)
         .default_service(web::to(not_found));
 }
 

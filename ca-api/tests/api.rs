@@ -262,6 +262,11 @@ async fn roles_are_checked_on_every_operator_endpoint() {
         ("GET", "/api/v1/admin/audit", &["admin", "auditor"]),
         ("GET", "/api/v1/admin/audit/verify", &["admin", "auditor"]),
         (
+            "GET",
+            "/api/v1/admin/audit/checkpoints",
+            &["admin", "auditor"],
+        ),
+        (
             "POST",
             "/api/v1/admin/organizations",
             &["admin", "registrar"],

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod certificates;
+mod checkpoints;
 mod decide;
 mod issue;
 mod notifications;
@@ -75,11 +76,6 @@ impl Authority {
     /// The current time, from the injected clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
-    }
-
-    /// Verifies the audit chain.
-    pub fn verify_audit(&self) -> Result<ca_core::api::AuditVerification> {
-        self.store.read(|tx| tx.verify_audit())
     }
 
     /// Audit records after `after` (at most 1000).

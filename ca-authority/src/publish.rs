@@ -127,6 +127,7 @@ impl Authority {
     fn publish_base(&self, tx: &mut Tx<'_>, actor: &str, now: DateTime<Utc>) -> Result<CrlInfo> {
         let base = self.publish_full(tx, actor, now, CrlKind::Base)?;
         self.publish_delta_in(tx, actor, now)?;
+        self.checkpoint_in(tx, now)?;
         Ok(base)
     }
 
@@ -142,6 +143,7 @@ impl Authority {
     ) -> Result<CrlInfo> {
         let full = self.publish_full(tx, actor, now, CrlKind::Full)?;
         self.publish_delta_in(tx, actor, now)?;
+        self.checkpoint_in(tx, now)?;
         Ok(full)
     }
 

@@ -327,9 +327,21 @@ pub enum AuditCommand {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
-    /// Check the hash chain; names the first broken record.
+    /// Check the hash chain and every signed checkpoint of its head; a
+    /// trail cut short below a checkpoint is reported.
     #[command(after_help = "Example:\n  ca-cli audit verify")]
     Verify,
+    /// List the signed checkpoints; with --out, write each as
+    /// checkpoint-N.txt and .sig with the CA certificate, to keep elsewhere
+    /// and verify with openssl.
+    #[command(
+        after_help = "Example:\n  ca-cli audit checkpoints --out /media/archive/ca-audit\n  cd /media/archive/ca-audit\n  openssl x509 -in ca.pem -pubkey -noout > ca.pub\n  openssl dgst -sha256 -verify ca.pub -signature checkpoint-1200.sig checkpoint-1200.txt"
+    )]
+    Checkpoints {
+        /// A directory to write the files to.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

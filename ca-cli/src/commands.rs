@@ -155,6 +155,24 @@ pub fn run(command: Command, api: &Api, out: &Output) -> CliResult<()> {
                 ],
             );
         }
+        Command::Audit(AuditCommand::Checkpoints { out: dir }) => {
+            let list: Vec<AuditCheckpoint> = api.get("/api/v1/admin/audit/checkpoints")?;
+            if let Some(dir) = dir {
+                std::fs::create_dir_all(&dir)?;
+                let ca = api.get_bytes("/api/v1/ca/certificate", "application/x-pem-file")?;
+                std::fs::write(dir.join("ca.pem"), ca)?;
+                for c in &list {
+                    let signature = base64ct::Base64::decode_vec(&c.signature)
+                        .map_err(|e| CliError::Server(format!("bad signature encoding: {e}")))?;
+                    std::fs::write(
+                        dir.join(format!("checkpoint-{}.txt", c.records)),
+                        &c.statement,
+                    )?;
+                    std::fs::write(dir.join(format!("checkpoint-{}.sig", c.records)), signature)?;
+                }
+            }
+            out.print(&to_value(&list), &["records", "at", "head_hash", "digest"]);
+        }
         Command::Audit(AuditCommand::Verify) => {
             let v: AuditVerification = api.get("/api/v1/admin/audit/verify")?;
             out.print(&to_value(&v), &[]);
@@ -162,10 +180,12 @@ pub fn run(command: Command, api: &Api, out: &Output) -> CliResult<()> {
                 return Err(CliError::Refused {
                     status: 200,
                     code: "audit_chain_broken".into(),
-                    message: format!(
-                        "the audit chain breaks at record {}",
-                        v.first_broken.unwrap_or_default()
-                    ),
+                    message: v.problem.clone().unwrap_or_else(|| {
+                        format!(
+                            "the audit chain breaks at record {}",
+                            v.first_broken.unwrap_or_default()
+                        )
+                    }),
                     reasons: vec![],
                 });
             }

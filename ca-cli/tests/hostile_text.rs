@@ -85,3 +85,53 @@ fn revocation_reasons_take_rfc_names_and_unknown_ones_are_usage_errors() {
         assert!(help.contains(name), "{help}");
     }
 }
+
+/// Issue 9 defect 17: the checkpoints export as files openssl verifies.
+#[test]
+fn audit_checkpoints_export_verifies_with_openssl() {
+    let server = Server::start();
+    admin(&server);
+    ok(&server, &["crl", "publish"], "");
+    let listed = ok(
+        &server,
+        &["--json", "audit", "checkpoints", "--out", "anchors"],
+        "",
+    )
+    .json();
+    let last = listed.as_array().unwrap().last().unwrap().clone();
+    let records = last["records"].as_i64().unwrap();
+    let dir = server.path().join("anchors");
+    assert!(dir.join("ca.pem").exists());
+    let txt = format!("anchors/checkpoint-{records}.txt");
+    let sig = format!("anchors/checkpoint-{records}.sig");
+    openssl(
+        &server,
+        &[
+            "x509",
+            "-in",
+            "anchors/ca.pem",
+            "-pubkey",
+            "-noout",
+            "-out",
+            "anchors/ca.pub",
+        ],
+    );
+    let digest = format!("-{}", last["digest"].as_str().unwrap());
+    openssl(
+        &server,
+        &[
+            "dgst",
+            &digest,
+            "-verify",
+            "anchors/ca.pub",
+            "-signature",
+            &sig,
+            &txt,
+        ],
+    );
+    let v = ok(&server, &["--json", "audit", "verify"], "").json();
+    assert_eq!(
+        (v["ok"].as_bool(), v["checkpoints"].as_u64().map(|n| n >= 1)),
+        (Some(true), Some(true))
+    );
+}

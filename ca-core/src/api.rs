@@ -306,6 +306,33 @@ pub struct AuditVerification {
     pub records: u64,
     /// The first record whose hash or link does not hold.
     pub first_broken: Option<i64>,
+    /// Signed checkpoints of the head checked (SPEC §7).
+    #[serde(default)]
+    pub checkpoints: u64,
+    /// When the newest checkpoint was made.
+    #[serde(default)]
+    pub last_checkpoint: Option<DateTime<Utc>>,
+    /// What is wrong, for people (a broken link, records deleted below a
+    /// checkpoint, a checkpoint whose signature does not verify).
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// A signed checkpoint of the audit trail's head, as exported.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    /// Records the trail held.
+    pub records: i64,
+    /// The last one's hash.
+    pub head_hash: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The text the CA key signed.
+    pub statement: String,
+    /// The signature, base64.
+    pub signature: String,
+    /// The `openssl dgst` digest option that verifies it.
+    pub digest: String,
 }
 
 /// A pending item with its due time.

@@ -244,6 +244,35 @@ impl CertificateAuthority {
     pub(crate) fn signer(&self) -> &dyn CaSigner {
         self.signer.as_ref()
     }
+
+    /// Signs a text statement with the CA key (the audit trail's
+    /// checkpoints, SPEC §7). Only text is accepted: a statement can never
+    /// be DER, so its signature cannot stand for a certificate or a CRL.
+    pub fn sign_statement(&self, text: &str) -> Result<Vec<u8>> {
+        if !text.is_ascii() || text.starts_with('0') {
+            return Err(Error::internal("a statement is plain ASCII text"));
+        }
+        self.signer.sign(text.as_bytes())
+    }
+
+    /// Whether `signature` is the CA key's over `text`.
+    pub fn verify_statement(&self, text: &str, signature: &[u8]) -> bool {
+        let Ok(key) = keys::PublicKey::from_spki(self.signer.public_key()) else {
+            return false;
+        };
+        keys::SignatureAlgorithm::from_identifier(&self.signer.algorithm(), None)
+            .is_some_and(|alg| key.verify(alg, text.as_bytes(), signature))
+    }
+
+    /// The `openssl dgst` option that verifies a statement's signature
+    /// (`-sha256` or `-sha384`, following the CA's signature algorithm).
+    pub fn statement_digest(&self) -> &'static str {
+        match self.signer.algorithm().oid {
+            oids::SHA384_WITH_RSA | oids::ECDSA_WITH_SHA384 => "-sha384",
+            oids::SHA512_WITH_RSA | oids::ECDSA_WITH_SHA512 => "-sha512",
+            _ => "-sha256",
+        }
+    }
 }
 
 /// Signs a TBSCertificate and returns the certificate's DER.

@@ -11,8 +11,8 @@ use ca_core::{limits, Reason, Result};
 
 use crate::db::{db_error, AnyConnection};
 use crate::mapping::dt;
-use crate::models::AuditRow;
-use crate::schema::audit;
+use crate::models::{AuditRow, CheckpointRow};
+use crate::schema::{audit, audit_checkpoints};
 
 /// The hash the first record links to.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -143,6 +143,9 @@ pub fn verify(conn: &mut AnyConnection) -> Result<AuditVerification> {
                 ok: true,
                 records,
                 first_broken: None,
+                checkpoints: 0,
+                last_checkpoint: None,
+                problem: None,
             });
         }
         for row in page {
@@ -164,6 +167,12 @@ pub fn verify(conn: &mut AnyConnection) -> Result<AuditVerification> {
                     ok: false,
                     records,
                     first_broken: Some(row.seq),
+                    checkpoints: 0,
+                    last_checkpoint: None,
+                    problem: Some(format!(
+                        "record {} does not follow from the one before it",
+                        row.seq
+                    )),
                 });
             }
             expected_prev = row.hash;
@@ -205,4 +214,99 @@ pub fn split_codes(text: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// A signed checkpoint of the audit trail's head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// How many records the trail held.
+    pub records: i64,
+    /// When.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The hash of the last of them.
+    pub head_hash: String,
+    /// The text the CA key signed.
+    pub statement: String,
+    /// The signature.
+    pub signature: Vec<u8>,
+}
+
+impl From<CheckpointRow> for Checkpoint {
+    fn from(r: CheckpointRow) -> Self {
+        Checkpoint {
+            records: r.records,
+            at: dt(r.at),
+            head_hash: r.head_hash,
+            statement: r.statement,
+            signature: r.signature,
+        }
+    }
+}
+
+impl crate::Tx<'_> {
+    /// The newest record's number and hash; `None` while the trail is empty.
+    pub fn audit_head(&mut self) -> Result<Option<(i64, String)>> {
+        audit::table
+            .select((audit::seq, audit::hash))
+            .order(audit::seq.desc())
+            .first(self.c)
+            .optional()
+            .map_err(db_error)
+    }
+
+    /// The hash of record `seq`, if it exists.
+    pub fn audit_hash_at(&mut self, seq: i64) -> Result<Option<String>> {
+        audit::table
+            .find(seq)
+            .select(audit::hash)
+            .first(self.c)
+            .optional()
+            .map_err(db_error)
+    }
+
+    /// Stores a checkpoint; false when one for that many records exists.
+    pub fn insert_checkpoint(&mut self, c: &Checkpoint) -> Result<bool> {
+        let exists = audit_checkpoints::table
+            .find(c.records)
+            .select(audit_checkpoints::records)
+            .first::<i64>(self.c)
+            .optional()
+            .map_err(db_error)?
+            .is_some();
+        if exists {
+            return Ok(false);
+        }
+        diesel::insert_into(audit_checkpoints::table)
+            .values(CheckpointRow {
+                records: c.records,
+                at: crate::mapping::ts(c.at),
+                head_hash: c.head_hash.clone(),
+                statement: c.statement.clone(),
+                signature: c.signature.clone(),
+            })
+            .execute(self.c)
+            .map_err(db_error)?;
+        Ok(true)
+    }
+
+    /// Every checkpoint, oldest first.
+    pub fn checkpoints(&mut self) -> Result<Vec<Checkpoint>> {
+        let rows: Vec<CheckpointRow> = audit_checkpoints::table
+            .select(CheckpointRow::as_select())
+            .order(audit_checkpoints::records.asc())
+            .load(self.c)
+            .map_err(db_error)?;
+        Ok(rows.into_iter().map(Checkpoint::from).collect())
+    }
+
+    /// The newest checkpoint.
+    pub fn latest_checkpoint(&mut self) -> Result<Option<Checkpoint>> {
+        let row: Option<CheckpointRow> = audit_checkpoints::table
+            .select(CheckpointRow::as_select())
+            .order(audit_checkpoints::records.desc())
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        Ok(row.map(Checkpoint::from))
+    }
 }

@@ -27,7 +27,7 @@ use diesel::r2d2::{ConnectionManager, Pool};
 
 use ca_core::{Error, ErrorKind, Result};
 
-pub use audit::{Event, Outcome};
+pub use audit::{Checkpoint, Event, Outcome};
 pub use certificates::{NewCertificate, Reservation};
 pub use crls::{CrlKind, Listed, NewCrl, StoredCrl};
 pub use db::AnyConnection;

@@ -148,6 +148,17 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+/// `audit_checkpoints`.
+#[derive(Clone, Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_checkpoints)]
+pub struct CheckpointRow {
+    pub records: i64,
+    pub at: i64,
+    pub head_hash: String,
+    pub statement: String,
+    pub signature: Vec<u8>,
+}
+
 /// `outbox`.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]

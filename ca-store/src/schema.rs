@@ -139,6 +139,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_checkpoints (records) {
+        records -> BigInt,
+        at -> BigInt,
+        head_hash -> Text,
+        statement -> Text,
+        signature -> Binary,
+    }
+}
+
+diesel::table! {
     audit (seq) {
         seq -> BigInt,
         at -> BigInt,
