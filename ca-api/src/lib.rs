@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod media;
+pub mod ocsp;
 pub mod server;
 pub mod state;
 
@@ -73,6 +74,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/admin/audit"),
     ("GET", "/api/v1/admin/audit/verify"),
     ("GET", "/api/v1/admin/audit/checkpoints"),
+    ("POST", "/api/v1/ocsp"),
+    ("GET", "/api/v1/ocsp/{request}"),
     ("GET", "/api/v1/admin/due"),
     ("POST", "/api/v1/admin/operators"),
     ("GET", "/api/v1/admin/operators"),
@@ -103,6 +106,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
         .service(client::ca_certificate)
         .service(client::crl)
         .service(client::delta_crl)
+        .service(ocsp::post)
+        .service(ocsp::get)
         .service(admin_session::login)
         .service(admin_session::logout)
         .service(admin_session::change_password)

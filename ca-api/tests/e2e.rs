@@ -116,6 +116,27 @@ fn run(db: &TestDb) {
         openssl(&["crl", "-inform", "DER", "-in", name, "-out", &pem]);
         pem
     };
+    // A relying party asks the OCSP responder (RFC 6960) with openssl's own
+    // client: the response's signature and the nonce are checked by it.
+    let ocsp_url = format!("{}/api/v1/ocsp", server.url);
+    let ocsp = |cert: &str| {
+        let out = openssl(&[
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            cert,
+            "-url",
+            &ocsp_url,
+            "-CAfile",
+            "ca.pem",
+            "-resp_text",
+        ]);
+        let shown = text(&out);
+        assert!(shown.contains("Response verify OK"), "{shown}");
+        assert!(!shown.contains("WARNING"), "nonce echoed: {shown}");
+        shown
+    };
     let verify = |crl: &str, cert: &str| {
         try_openssl(
             dir,
@@ -246,6 +267,17 @@ fn run(db: &TestDb) {
         "x509", "-inform", "DER", "-in", "work.der", "-out", "work.pem",
     ]);
     openssl(&["verify", "-CAfile", "ca.pem", "work.pem"]);
+    let shown = ocsp("work.pem");
+    assert!(shown.contains("work.pem: good"), "{shown}");
+    // The certificate names the responder in its authorityInfoAccess.
+    let aia = text(&openssl(&[
+        "x509",
+        "-in",
+        "work.pem",
+        "-noout",
+        "-ocsp_uri",
+    ]));
+    assert!(aia.contains("/api/v1/ocsp"), "{aia}");
 
     // rotation, signed with the working key and repeating its extensions
     // (1.81.5): months before the renewal window it waits for an operator
@@ -281,6 +313,12 @@ fn run(db: &TestDb) {
         "{}",
         text(&out)
     );
+    // OCSP while suspended: revoked, reason certificateHold.
+    let shown = ocsp("work.pem");
+    assert!(
+        shown.contains("work.pem: revoked") && shown.contains("Reason: certificateHold"),
+        "{shown}"
+    );
     // … resumption: passes again …
     ok(
         c.json(
@@ -292,6 +330,8 @@ fn run(db: &TestDb) {
     );
     let crl = fetch_crl(&c, "resumed.crl");
     assert!(verify(&crl, "work.pem").status.success());
+    let shown = ocsp("work.pem");
+    assert!(shown.contains("work.pem: good"), "good again: {shown}");
     // The operator approves the rotation: the successor verifies, the
     // predecessor is revoked as superseded.
     let v = ok(
@@ -330,6 +370,13 @@ fn run(db: &TestDb) {
     assert!(!verify(&crl, "next.pem").status.success());
     let shown = text(&openssl(&["crl", "-in", &crl, "-noout", "-text"]));
     assert_eq!(shown.matches("Key Compromise").count(), 2, "{shown}");
+    for cert in ["work.pem", "next.pem"] {
+        let shown = ocsp(cert);
+        assert!(
+            shown.contains(&format!("{cert}: revoked")) && shown.contains("Reason: keyCompromise"),
+            "{shown}"
+        );
+    }
 
     // Person termination revokes all of the person's certificates, not others'.
     tech("tech2", petrova["id"].as_str().unwrap(), SUBJ2);

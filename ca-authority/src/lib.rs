@@ -12,6 +12,7 @@ mod checkpoints;
 mod decide;
 mod issue;
 mod notifications;
+mod ocsp;
 mod operators;
 pub mod passwords;
 mod publish;
@@ -32,6 +33,7 @@ use ca_store::Store;
 pub use ca_core::clock::{ManualClock, SystemClock};
 pub use ca_store::{Notification, StoredCrl};
 pub use decide::ActData;
+pub use ocsp::{OcspAnswer, HTTP_CACHE_SECONDS};
 pub use operators::{Authenticated, LoginOutcome};
 pub use submit::Submission;
 pub use technological::{TechnologicalIssued, TechnologicalKey};
@@ -44,6 +46,7 @@ pub struct Authority {
     policies: Arc<Policies>,
     clock: Arc<dyn Clock>,
     anonymous_logins: std::sync::Mutex<operators::AnonymousLogins>,
+    ocsp_cache: std::sync::Mutex<ocsp::OcspCache>,
 }
 
 impl Authority {
@@ -60,6 +63,7 @@ impl Authority {
             policies,
             clock,
             anonymous_logins: Default::default(),
+            ocsp_cache: Default::default(),
         })
     }
 

@@ -34,6 +34,8 @@ pub struct PublicationUrls {
     /// Where delta CRLs are published (the freshestCRL extension of full
     /// CRLs), if they are.
     pub delta_crl: Option<String>,
+    /// The OCSP responder, if there is one.
+    pub ocsp: Option<String>,
 }
 
 impl PublicationUrls {
@@ -43,6 +45,7 @@ impl PublicationUrls {
             crl: policy.crl_url.clone(),
             ca_issuers: policy.ca_issuers_url.clone(),
             delta_crl: policy.delta_crl_url.clone(),
+            ocsp: policy.ocsp_url.clone(),
         }
     }
 }

@@ -140,17 +140,25 @@ impl CertificateAuthority {
                     crl_issuer: None,
                 }]),
             )?,
-            extension(
-                oids::AUTHORITY_INFO_ACCESS,
-                false,
-                &AuthorityInfoAccessSyntax(vec![AccessDescription {
-                    access_method: oids::CA_ISSUERS,
-                    access_location: GeneralName::UniformResourceIdentifier(ia5(&self
-                        .urls()
-                        .ca_issuers)?),
-                }]),
-            )?,
         ]);
+        // Where relying parties ask for the status (RFC 6960) and fetch the
+        // issuer, OCSP first as RFC 5280 §4.2.2.1's example.
+        let mut access = Vec::new();
+        if let Some(ocsp) = &self.urls().ocsp {
+            access.push(AccessDescription {
+                access_method: oids::AD_OCSP,
+                access_location: GeneralName::UniformResourceIdentifier(ia5(ocsp)?),
+            });
+        }
+        access.push(AccessDescription {
+            access_method: oids::CA_ISSUERS,
+            access_location: GeneralName::UniformResourceIdentifier(ia5(&self.urls().ca_issuers)?),
+        });
+        extensions.push(extension(
+            oids::AUTHORITY_INFO_ACCESS,
+            false,
+            &AuthorityInfoAccessSyntax(access),
+        )?);
 
         Ok(TbsCertificate {
             version: Version::V3,

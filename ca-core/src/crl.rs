@@ -87,7 +87,9 @@ impl RevocationReason {
         Self::ALL.into_iter().find(|r| r.code() == code)
     }
 
-    fn crl_reason(self) -> Option<CrlReason> {
+    /// The CRLReason written for this reason; `None` for unspecified,
+    /// which is written by leaving the reason out (SPEC §7).
+    pub fn crl_reason(self) -> Option<CrlReason> {
         Some(match self {
             RevocationReason::Unspecified => return None,
             RevocationReason::KeyCompromise => CrlReason::KeyCompromise,

@@ -29,6 +29,7 @@ pub mod keys;
 pub mod keystore;
 pub mod lifecycle;
 pub mod limits;
+pub mod ocsp;
 pub mod oids;
 pub mod pem;
 pub mod policy;

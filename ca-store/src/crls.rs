@@ -177,6 +177,17 @@ impl Tx<'_> {
         Ok(row.map(|(n, t, u)| (n as u64, dt(t), dt(u))))
     }
 
+    /// The newest CRL's nextUpdate, without reading the CRL itself.
+    pub fn latest_crl_next_update(&mut self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<i64> = crls::table
+            .order(crls::number.desc())
+            .select(crls::next_update)
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        Ok(next.map(crate::mapping::dt))
+    }
+
     /// The latest full (or, with `delta`, delta) CRL.
     pub fn latest_crl(&mut self, delta: bool) -> Result<Option<StoredCrl>> {
         let q = crls::table

@@ -56,6 +56,9 @@ pub struct CaPolicy {
     pub ca_issuers_url: String,
     /// Where delta CRLs are published, written as freshestCRL into full CRLs.
     pub delta_crl_url: Option<String>,
+    /// The OCSP responder (RFC 6960), written into issued certificates'
+    /// authorityInfoAccess, if there is one.
+    pub ocsp_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -96,6 +99,7 @@ struct RawUrls {
     crl_distribution_point: String,
     ca_issuers: String,
     delta_crl: Option<String>,
+    ocsp: Option<String>,
 }
 
 fn http_url(field: &str, url: String) -> Result<String> {
@@ -172,6 +176,11 @@ impl CaPolicy {
                 .urls
                 .delta_crl
                 .map(|u| http_url("urls.delta_crl", u))
+                .transpose()?,
+            ocsp_url: raw
+                .urls
+                .ocsp
+                .map(|u| http_url("urls.ocsp", u))
                 .transpose()?,
         })
     }

@@ -1,0 +1,276 @@
+//! The OCSP responder (issue 12; RFC 6960) through the application as the
+//! server builds it, with `openssl ocsp` making the requests and checking
+//! the responses: GET and POST, good / revoked (certificateHold while
+//! suspended) / unknown, the nonce echoed, the pre-signed answer replaced
+//! when the status changes, and the RFC's error statuses for what cannot
+//! be answered. On SQLite and PostgreSQL.
+
+mod common;
+
+use base64ct::{Base64, Encoding};
+use ca_tests::{text, try_openssl, TestDb};
+use common::*;
+
+/// A technological certificate for a registered person: `tech.pem`.
+fn certificate(env: &Env) -> String {
+    let org = env
+        .reg
+        .register_organization(
+            "registrar",
+            ca_core::api::NewOrganization {
+                name: "ООО Ромашка".into(),
+                inn: "7701234567".into(),
+                ogrn: "1027700132195".into(),
+                agreement_number: "КБ-1".into(),
+                webhook_url: None,
+            },
+        )
+        .unwrap();
+    let person = env
+        .reg
+        .register_person(
+            "registrar",
+            ca_core::api::NewPerson {
+                organization_id: org.id,
+                full_name: "Иванов Иван Иванович".into(),
+                position: "Генеральный директор".into(),
+                email: "i@example.ru".into(),
+                authority_document: "Д-1".into(),
+                authority_valid_until: env.reg.now() + chrono::Duration::days(200),
+            },
+        )
+        .unwrap();
+    let csr = env.t.make_csr("tech", "ec-p256");
+    let req = <x509_cert::request::CertReq as der::Decode>::from_der(&csr).unwrap();
+    let (serial, der) = env
+        .reg
+        .issue_technological("registrar", &person.person.id, req.info.public_key)
+        .unwrap();
+    env.t.write_pem("tech.pem", "CERTIFICATE", &der);
+    serial
+}
+
+/// What `openssl ocsp` makes of `resp` about `cert` (signature verified
+/// with the CA certificate), with the response printed.
+fn check(env: &Env, resp: &[u8], cert: &str) -> String {
+    std::fs::write(env.t.path().join("resp.der"), resp).unwrap();
+    let args = [
+        "ocsp",
+        "-respin",
+        "resp.der",
+        "-CAfile",
+        "ca.pem",
+        "-issuer",
+        "ca.pem",
+        "-cert",
+        cert,
+        "-no_nonce",
+        "-resp_text",
+    ];
+    text(&try_openssl(env.t.path(), &args))
+}
+
+/// The hex of the nonce line after "OCSP Nonce:" in openssl's text.
+fn nonce(shown: &str) -> Option<String> {
+    let mut lines = shown.lines();
+    lines.find(|l| l.contains("OCSP Nonce"))?;
+    lines.next().map(|l| l.trim().to_string())
+}
+
+fn request(env: &Env, out: &str, extra: &[&str]) -> Vec<u8> {
+    let mut args = vec!["ocsp", "-issuer", "ca.pem", "-reqout", out];
+    args.extend_from_slice(extra);
+    env.t.openssl(&args);
+    env.t.read(out)
+}
+
+#[actix_web::test]
+async fn ocsp_answers_good_revoked_and_good_again_by_get_and_post() {
+    for db in TestDb::all() {
+        let env = Env::new(&db);
+        let app = app(&env).await;
+        let serial = certificate(&env);
+
+        // GET, no nonce: cacheable, and the same bytes twice.
+        let req = request(&env, "get.der", &["-cert", "tech.pem", "-no_nonce"]);
+        let path = format!(
+            "/api/v1/ocsp/{}",
+            Base64::encode_string(&req)
+                .replace('/', "%2F")
+                .replace('+', "%2B")
+        );
+        let r = get(&app, &path, None).await;
+        assert_eq!(
+            (
+                r.status,
+                r.header("content-type").as_str(),
+                r.header("cache-control").as_str()
+            ),
+            (
+                200,
+                "application/ocsp-response",
+                "public, max-age=60, no-transform"
+            )
+        );
+        let shown = check(&env, &r.body, "tech.pem");
+        assert!(
+            shown.contains("tech.pem: good") && shown.contains("Response verify OK"),
+            "{shown}"
+        );
+        let again = get(&app, &path, None).await;
+        assert_eq!(again.body, r.body, "served pre-signed");
+
+        // Suspended: revoked, certificateHold; the pre-signed answer is not reused.
+        env.reg
+            .suspend("registrar", &serial, 10, "З-1", None)
+            .unwrap();
+        let held = get(&app, &path, None).await;
+        let shown = check(&env, &held.body, "tech.pem");
+        assert!(
+            shown.contains("tech.pem: revoked") && shown.contains("Reason: certificateHold"),
+            "{shown}"
+        );
+        // Resumed: good again.
+        env.reg.resume("registrar", &serial, "З-2", None).unwrap();
+        let shown = check(&env, &get(&app, &path, None).await.body, "tech.pem");
+        assert!(shown.contains("tech.pem: good"), "{shown}");
+
+        // POST with a nonce: echoed (openssl compares it), not cacheable.
+        let req = request(&env, "post.der", &["-cert", "tech.pem"]);
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/ocsp",
+            None,
+            Some(("application/ocsp-request", req)),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.header("cache-control").as_str()),
+            (200, "no-store")
+        );
+        let shown = check(&env, &r.body, "tech.pem");
+        assert!(shown.contains("tech.pem: good"), "{shown}");
+        let asked = text(&env.t.openssl(&["ocsp", "-reqin", "post.der", "-req_text"]));
+        assert!(nonce(&asked).is_some(), "{asked}");
+        assert_eq!(nonce(&shown), nonce(&asked), "the nonce is echoed");
+        // Revoked for key compromise.
+        env.reg
+            .revoke("registrar", &serial, "key_compromise", "З-3", None)
+            .unwrap();
+        let shown = check(&env, &get(&app, &path, None).await.body, "tech.pem");
+        assert!(
+            shown.contains("tech.pem: revoked") && shown.contains("Reason: keyCompromise"),
+            "{shown}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
+    for db in TestDb::all() {
+        let env = Env::new(&db);
+        let app = app(&env).await;
+        certificate(&env);
+        let post = |body: Vec<u8>| {
+            call(
+                &app,
+                "POST",
+                "/api/v1/ocsp",
+                None,
+                Some(("application/ocsp-request", body)),
+                &[],
+            )
+        };
+        // A serial this CA never issued: unknown.
+        let req = request(
+            &env,
+            "u.der",
+            &["-serial", "0x0123456789abcdef", "-no_nonce"],
+        );
+        let r = post(req).await;
+        std::fs::write(env.t.path().join("resp.der"), &r.body).unwrap();
+        let shown = text(&try_openssl(
+            env.t.path(),
+            &[
+                "ocsp",
+                "-respin",
+                "resp.der",
+                "-CAfile",
+                "ca.pem",
+                "-resp_text",
+                "-noverify",
+            ],
+        ));
+        assert!(shown.contains("Cert Status: unknown"), "{shown}");
+        // Another CA's certificate: unauthorized (RFC 6960 §2.3).
+        env.t.openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-subj",
+            "/CN=Other CA",
+            "-days",
+            "1",
+            "-out",
+            "other.pem",
+        ]);
+        let req = {
+            env.t.openssl(&[
+                "ocsp",
+                "-issuer",
+                "other.pem",
+                "-serial",
+                "0x01",
+                "-reqout",
+                "o.der",
+                "-no_nonce",
+            ]);
+            env.t.read("o.der")
+        };
+        assert_eq!(
+            post(req).await.body,
+            [0x30, 0x03, 0x0a, 0x01, 0x06],
+            "unauthorized"
+        );
+        // Not a request at all, by POST and by GET: malformedRequest.
+        let malformed = [0x30, 0x03, 0x0a, 0x01, 0x01];
+        assert_eq!(post(b"hello".to_vec()).await.body, malformed);
+        assert_eq!(post(vec![]).await.body, malformed);
+        let r = get(&app, "/api/v1/ocsp/not-base64!!", None).await;
+        assert_eq!((r.status, r.body.as_slice()), (200, &malformed[..]));
+        // More certificates than a response may carry.
+        let serials: Vec<String> = (1..=11).map(|i| format!("0x{i:02x}")).collect();
+        let mut args = vec![
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-reqout",
+            "many.der",
+            "-no_nonce",
+        ];
+        for s in &serials {
+            args.extend(["-serial", s.as_str()]);
+        }
+        env.t.openssl(&args);
+        assert_eq!(post(env.t.read("many.der")).await.body, malformed);
+        // The wrong media type is an HTTP error of its own.
+        let r = call(
+            &app,
+            "POST",
+            "/api/v1/ocsp",
+            None,
+            Some(("text/plain", b"x".to_vec())),
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 415);
+    }
+}
