@@ -52,6 +52,12 @@ pub fn tick(authority: &Authority, hooks: &Webhooks) {
     if let Err(e) = authority.flush_anonymous_logins() {
         tracing::warn!(error = %e, "recording coalesced failed logins failed");
     }
+    match authority.renew_ocsp_responder_if_due() {
+        Ok(Some(serial)) => tracing::info!(%serial, "OCSP responder certificate renewed"),
+        Ok(None) => {}
+        // Responses go on, signed by the CA key, until this succeeds.
+        Err(e) => tracing::warn!(error = %e, "renewing the OCSP responder certificate failed"),
+    }
     if let Err(e) = authority.checkpoint_audit_if_due() {
         tracing::warn!(error = %e, "audit checkpoint failed");
     }

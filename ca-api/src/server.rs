@@ -26,13 +26,20 @@ pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
         chrono::Utc::now(),
     )?;
     tracing::info!(?opened, data_dir = %config.data_dir.display(), "CA key store ready");
+    let ocsp_key = keystore::open_or_create_ocsp_key(
+        &config.data_dir,
+        passphrase.as_ref().map(|p| p.as_bytes()),
+    )?;
     let url = config.database_url();
-    let authority = Arc::new(Authority::open(
-        &url,
-        Arc::new(ca),
-        Arc::new(policies),
-        Arc::new(SystemClock),
-    )?);
+    let authority = Arc::new(
+        Authority::open(
+            &url,
+            Arc::new(ca),
+            Arc::new(policies),
+            Arc::new(SystemClock),
+        )?
+        .with_ocsp_key(Box::new(ocsp_key)),
+    );
     tracing::info!(
         database = if url.starts_with("postgres") {
             "postgresql"
@@ -46,6 +53,9 @@ pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
         tracing::warn!(serials = ?finished, "finished issuance interrupted by a crash");
     }
     bootstrap_admin(&authority)?;
+    if let Some(serial) = authority.renew_ocsp_responder_if_due()? {
+        tracing::info!(%serial, "OCSP responder certificate issued");
+    }
     if let Some(crl) = authority.publish_crl_if_due()? {
         tracing::info!(number = crl.number, "CRL published at start");
     }

@@ -274,3 +274,78 @@ async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
         assert_eq!(r.status, 415);
     }
 }
+
+/// RFC 6960 §4.2.2.2: responses signed by a delegated responder whose
+/// certificate (EKU OCSPSigning, ocsp-nocheck) the CA issued and the
+/// response carries; openssl accepts it with only the CA certificate. It
+/// is replaced when two thirds of its validity (7 days) have passed.
+#[actix_web::test]
+async fn a_delegated_responder_signs_and_is_renewed_before_it_ends() {
+    for db in TestDb::all() {
+        let env = Env::with_ocsp_responder(&db);
+        let app = app(&env).await;
+        certificate(&env);
+        let req = request(&env, "d.der", &["-cert", "tech.pem", "-no_nonce"]);
+        let post = |body: Vec<u8>| {
+            call(
+                &app,
+                "POST",
+                "/api/v1/ocsp",
+                None,
+                Some(("application/ocsp-request", body)),
+                &[],
+            )
+        };
+        let r = post(req.clone()).await;
+        let shown = check(&env, &r.body, "tech.pem");
+        assert!(
+            shown.contains("tech.pem: good") && shown.contains("Response verify OK"),
+            "{shown}"
+        );
+        // The responder's certificate travels in the response.
+        let certs =
+            text(
+                &env.t
+                    .openssl(&["ocsp", "-respin", "resp.der", "-resp_text", "-noverify"]),
+            );
+        assert!(
+            certs.contains("OCSP Signing") && certs.contains("OCSP No Check"),
+            "{certs}"
+        );
+        assert!(
+            certs
+                .lines()
+                .any(|l| l.contains("Subject:") && l.trim_end().ends_with(" OCSP")),
+            "the responder's name: {certs}"
+        );
+        // Not yet due; due after two thirds of 7 days; a new certificate signs.
+        assert_eq!(env.reg.renew_ocsp_responder_if_due().unwrap(), None);
+        env.clock.advance(chrono::Duration::days(5));
+        let renewed = env
+            .reg
+            .renew_ocsp_responder_if_due()
+            .unwrap()
+            .expect("renewed");
+        let r = post(req).await;
+        std::fs::write(env.t.path().join("resp2.der"), &r.body).unwrap();
+        let second =
+            text(
+                &env.t
+                    .openssl(&["ocsp", "-respin", "resp2.der", "-resp_text", "-noverify"]),
+            );
+        let wanted = renewed.to_uppercase();
+        assert!(
+            second.replace(':', "").to_uppercase().contains(&wanted),
+            "the renewed responder ({renewed}) signs: {second}"
+        );
+        // Both issuances are in the audit trail.
+        let issued = env
+            .reg
+            .audit_records(0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action == "ocsp.responder.issue")
+            .count();
+        assert_eq!(issued, 2);
+    }
+}

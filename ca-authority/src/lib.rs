@@ -47,6 +47,8 @@ pub struct Authority {
     clock: Arc<dyn Clock>,
     anonymous_logins: std::sync::Mutex<operators::AnonymousLogins>,
     ocsp_cache: std::sync::Mutex<ocsp::OcspCache>,
+    ocsp_key: Option<Box<dyn ca_core::signer::CaSigner>>,
+    ocsp_responder: std::sync::RwLock<Option<ocsp::DelegatedResponder>>,
 }
 
 impl Authority {
@@ -64,7 +66,18 @@ impl Authority {
             clock,
             anonymous_logins: Default::default(),
             ocsp_cache: Default::default(),
+            ocsp_key: None,
+            ocsp_responder: Default::default(),
         })
+    }
+
+    /// Gives the delegated OCSP responder its key (kept in the key store,
+    /// `keystore::open_or_create_ocsp_key`); its certificate is issued by
+    /// [`renew_ocsp_responder_if_due`](Self::renew_ocsp_responder_if_due).
+    /// Without it, responses are signed with the CA key.
+    pub fn with_ocsp_key(mut self, key: Box<dyn ca_core::signer::CaSigner>) -> Self {
+        self.ocsp_key = Some(key);
+        self
     }
 
     /// The CA's public side (certificate, name, URLs).

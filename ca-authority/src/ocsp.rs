@@ -11,9 +11,12 @@ use chrono::{DateTime, Duration, Utc};
 use x509_ocsp::OcspResponseStatus;
 
 use ca_core::crl::RevocationReason;
-use ca_core::ocsp::{error_response, read_request, respond, Query, Status};
+use ca_core::ocsp::{error_response, read_request, respond, Query, Responder, Status};
+use ca_core::policy::OcspResponder;
 use ca_core::records::{CertificateStatus, StoredCertificate};
+use ca_core::serial::{random_serial, serial_hex};
 use ca_core::{ErrorKind, Result};
+use ca_store::{Event, Outcome};
 
 use crate::Authority;
 
@@ -32,6 +35,14 @@ pub struct OcspAnswer {
     pub der: Vec<u8>,
     /// Seconds an HTTP cache may keep it.
     pub cache_seconds: Option<i64>,
+}
+
+/// The delegated responder's current certificate.
+#[derive(Clone, Debug)]
+pub(crate) struct DelegatedResponder {
+    certificate: x509_cert::Certificate,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
 }
 
 /// Pre-signed answers by CertID, with the status each was signed for.
@@ -104,7 +115,28 @@ impl Authority {
                 }
             }
         }
-        let der = respond(&self.ca, query, &statuses, now, next_update)?;
+        let responder = self
+            .ocsp_responder
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|r| r.not_after > now);
+        let signed_by = match (&responder, &self.ocsp_key) {
+            (Some(r), Some(key)) => Responder::Delegated {
+                signer: key.as_ref(),
+                certificate: &r.certificate,
+            },
+            // Not issued yet, or failed: the CA is always authorised.
+            _ => Responder::Ca,
+        };
+        let next_update = match &responder {
+            // Never past the signing certificate's end.
+            Some(r) if matches!(signed_by, Responder::Delegated { .. }) => {
+                next_update.min(r.not_after)
+            }
+            _ => next_update,
+        };
+        let der = respond(&self.ca, signed_by, query, &statuses, now, next_update)?;
         let Some(key) = key else {
             return Ok(OcspAnswer {
                 der,
@@ -122,5 +154,74 @@ impl Authority {
             der,
             cache_seconds: Some(HTTP_CACHE_SECONDS),
         })
+    }
+}
+
+impl Authority {
+    /// Issues the delegated responder's certificate when there is none yet
+    /// or two thirds of its validity have passed (RFC 6960 §4.2.2.2;
+    /// `ca.toml` `[ocsp]`). The issuance is recorded in the audit trail
+    /// before the CA key signs. Nothing under `responder = "ca"` or without
+    /// a responder key. Returns the new certificate's serial.
+    pub fn renew_ocsp_responder_if_due(&self) -> Result<Option<String>> {
+        let OcspResponder::Delegated { validity } = self.policies.ca.ocsp_responder else {
+            return Ok(None);
+        };
+        let Some(key) = &self.ocsp_key else {
+            return Ok(None);
+        };
+        let now = self.now();
+        let due = match &*self
+            .ocsp_responder
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            Some(r) => now >= r.not_before + (r.not_after - r.not_before) * 2 / 3,
+            None => true,
+        };
+        if !due {
+            return Ok(None);
+        }
+        // A minute back for clocks running behind; never past the CA.
+        let not_before = now - Duration::minutes(1);
+        let not_after = (now + validity).min(self.ca.not_after());
+        let serial = random_serial()?;
+        let tbs = self.ca.prepare_responder_certificate(
+            serial.clone(),
+            key.public_key().clone(),
+            not_before,
+            not_after,
+        )?;
+        let serial = serial_hex(&serial);
+        self.store.write(|tx| {
+            tx.audit(
+                now,
+                Event {
+                    actor: "system",
+                    action: "ocsp.responder.issue",
+                    object: format!("certificate:{serial}"),
+                    outcome: Outcome::Ok,
+                    reasons: vec![],
+                    details: serde_json::json!({"not_before": not_before, "not_after": not_after}),
+                },
+            )
+        })?;
+        let der = self.ca.sign_certificate(&tbs)?;
+        let certificate = ca_core::certificate::parse_certificate(&der)?;
+        *self
+            .ocsp_responder
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(DelegatedResponder {
+            certificate,
+            not_before,
+            not_after,
+        });
+        // Answers signed by the previous responder are not served again.
+        self.ocsp_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .answers
+            .clear();
+        Ok(Some(serial))
     }
 }

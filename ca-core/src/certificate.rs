@@ -17,7 +17,8 @@ use x509_cert::ext::pkix::crl::dp::DistributionPoint;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 use x509_cert::ext::pkix::{
     AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints,
-    CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier,
+    CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -171,6 +172,89 @@ impl CertificateAuthority {
             },
             subject: params.subject.clone(),
             subject_public_key_info: params.public_key.clone(),
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            extensions: Some(extensions),
+        })
+    }
+
+    /// The TBSCertificate of a delegated OCSP responder (RFC 6960
+    /// §4.2.2.2): `CN=<the CA's CN> OCSP`, digitalSignature, EKU
+    /// OCSPSigning only, and id-pkix-ocsp-nocheck, because its validity is
+    /// short and it is replaced before it ends rather than revoked.
+    pub fn prepare_responder_certificate(
+        &self,
+        serial: SerialNumber,
+        public_key: SubjectPublicKeyInfoOwned,
+        not_before: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+    ) -> Result<TbsCertificate> {
+        if not_after <= not_before || not_after > self.not_after() {
+            return Err(Error::internal(
+                "the responder's validity must lie within the CA's",
+            ));
+        }
+        let key = keys::PublicKey::from_spki(&public_key)
+            .map_err(|e| Error::internal(format!("responder key: {}", e.0)))?;
+        let ca_name = &self.certificate().tbs_certificate.subject;
+        let cn = ca_name
+            .0
+            .iter()
+            .flat_map(|rdn| rdn.0.iter())
+            .find(|atv| atv.oid == oids::COMMON_NAME)
+            .and_then(|atv| crate::subject::attribute_text(&atv.value))
+            .unwrap_or_else(|| "CA".into());
+        let subject = crate::subject::SubjectSpec {
+            common_name: format!("{cn} OCSP"),
+            ..crate::subject::SubjectSpec::default()
+        }
+        .to_name()?;
+        let extensions = vec![
+            extension(
+                oids::BASIC_CONSTRAINTS,
+                true,
+                &BasicConstraints {
+                    ca: false,
+                    path_len_constraint: None,
+                },
+            )?,
+            extension(
+                oids::KEY_USAGE,
+                true,
+                &KeyUsage(KeyUsages::DigitalSignature.into()),
+            )?,
+            extension(
+                oids::EXT_KEY_USAGE,
+                false,
+                &ExtendedKeyUsage(vec![oids::KP_OCSP_SIGNING]),
+            )?,
+            extension(oids::OCSP_NOCHECK, false, &der::asn1::Null)?,
+            extension(
+                oids::SUBJECT_KEY_IDENTIFIER,
+                false,
+                &SubjectKeyIdentifier(octets(&key.key_identifier())?),
+            )?,
+            extension(
+                oids::AUTHORITY_KEY_IDENTIFIER,
+                false,
+                &AuthorityKeyIdentifier {
+                    key_identifier: Some(octets(self.key_id())?),
+                    authority_cert_issuer: None,
+                    authority_cert_serial_number: None,
+                },
+            )?,
+        ];
+        Ok(TbsCertificate {
+            version: Version::V3,
+            serial_number: serial,
+            signature: self.signer().algorithm(),
+            issuer: ca_name.clone(),
+            validity: Validity {
+                not_before: x509_time(not_before)?,
+                not_after: x509_time(not_after)?,
+            },
+            subject,
+            subject_public_key_info: public_key,
             issuer_unique_id: None,
             subject_unique_id: None,
             extensions: Some(extensions),

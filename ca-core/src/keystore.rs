@@ -142,6 +142,30 @@ fn load(
     policy: &CaPolicy,
     passphrase: Option<&[u8]>,
 ) -> Result<CertificateAuthority> {
+    let signer = load_key(key_path, passphrase)?;
+    let cert_pem = fs::read_to_string(cert_path).map_err(io_error(cert_path))?;
+    let (label, cert_der) = der::pem::decode_vec(cert_pem.as_bytes()).map_err(|e| {
+        Error::key_store(format!(
+            "{}: not a PEM certificate: {e}",
+            cert_path.display()
+        ))
+    })?;
+    if label != "CERTIFICATE" {
+        return Err(Error::key_store(format!(
+            "{}: PEM label {label:?} is not CERTIFICATE",
+            cert_path.display()
+        )));
+    }
+    CertificateAuthority::new(
+        Box::new(signer),
+        cert_der,
+        PublicationUrls::from_policy(policy),
+    )
+}
+
+/// Reads a PKCS#8 key file (encrypted with `passphrase` or not), refusing
+/// one that others may read.
+fn load_key(key_path: &Path, passphrase: Option<&[u8]>) -> Result<SoftwareSigner> {
     let mode = fs::metadata(key_path)
         .map_err(io_error(key_path))?
         .permissions()
@@ -183,22 +207,52 @@ fn load(
         }
     };
     let signer = SoftwareSigner::from_pkcs8(pkcs8.as_bytes())?;
-    let cert_pem = fs::read_to_string(cert_path).map_err(io_error(cert_path))?;
-    let (label, cert_der) = der::pem::decode_vec(cert_pem.as_bytes()).map_err(|e| {
-        Error::key_store(format!(
-            "{}: not a PEM certificate: {e}",
-            cert_path.display()
-        ))
-    })?;
-    if label != "CERTIFICATE" {
-        return Err(Error::key_store(format!(
-            "{}: PEM label {label:?} is not CERTIFICATE",
-            cert_path.display()
-        )));
+    Ok(signer)
+}
+
+/// The OCSP responder's key file, beside the CA key.
+pub const OCSP_KEY_FILE: &str = "ocsp.key.pem";
+
+/// The delegated OCSP responder's key (RFC 6960 §4.2.2.2): `ocsp.key.pem`
+/// in the data directory, P-256, owner-only and encrypted like the CA key;
+/// generated on first use. Its certificate is short-lived and issued by
+/// the CA at start and before it ends (`ca-authority`), so nothing but the
+/// key is kept.
+pub fn open_or_create_ocsp_key(dir: &Path, passphrase: Option<&[u8]>) -> Result<SoftwareSigner> {
+    let path = dir.join(OCSP_KEY_FILE);
+    if path.exists() {
+        return load_key(&path, passphrase);
     }
-    CertificateAuthority::new(
-        Box::new(signer),
-        cert_der,
-        PublicationUrls::from_policy(policy),
-    )
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let (signer, pkcs8) = SoftwareSigner::generate(crate::policy::CaKeyAlgorithm::EcdsaP256)?;
+    let pem = key_to_pem(&pkcs8, passphrase)?;
+    let tmp = dir.join(format!("{OCSP_KEY_FILE}.tmp"));
+    write_new(&tmp, pem.as_bytes(), 0o600)?;
+    fs::rename(&tmp, &path).map_err(io_error(&tmp))?;
+    Ok(signer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signer::CaSigner;
+
+    /// The OCSP responder's key is made once, owner-only, encrypted like
+    /// the CA key when a passphrase is set, and the same key on every start.
+    #[test]
+    fn the_ocsp_key_is_created_once_and_kept_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = open_or_create_ocsp_key(dir.path(), Some(b"pass phrase")).unwrap();
+        let path = dir.path().join(OCSP_KEY_FILE);
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(fs::read_to_string(&path)
+            .unwrap()
+            .contains("ENCRYPTED PRIVATE KEY"));
+        let again = open_or_create_ocsp_key(dir.path(), Some(b"pass phrase")).unwrap();
+        assert_eq!(first.public_key(), again.public_key());
+        assert!(open_or_create_ocsp_key(dir.path(), Some(b"wrong")).is_err());
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(open_or_create_ocsp_key(dir.path(), Some(b"pass phrase")).is_err());
+    }
 }

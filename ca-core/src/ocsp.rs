@@ -21,6 +21,7 @@ use crate::crl::RevocationReason;
 use crate::error::{Error, Result};
 use crate::oids;
 use crate::serial::serial_hex;
+use crate::signer::CaSigner;
 
 /// At most this many certificates in one request (RFC 5019 §2.1.1 allows
 /// one; several are answered, a flood is not).
@@ -63,6 +64,34 @@ pub enum Status {
     },
     /// Not issued by this CA.
     Unknown,
+}
+
+/// Who signs the responses.
+#[derive(Clone, Copy)]
+pub enum Responder<'a> {
+    /// The CA key itself (RFC 6960 §4.2.2.2: the CA is always authorised).
+    Ca,
+    /// A delegated responder: its key and its certificate, issued by the
+    /// CA with EKU OCSPSigning, sent along in every response.
+    Delegated {
+        /// The responder's key.
+        signer: &'a dyn CaSigner,
+        /// Its certificate.
+        certificate: &'a x509_cert::Certificate,
+    },
+}
+
+impl std::fmt::Debug for Responder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Responder::Ca => f.write_str("Responder::Ca"),
+            Responder::Delegated { certificate, .. } => write!(
+                f,
+                "Responder::Delegated({})",
+                serial_hex(&certificate.tbs_certificate.serial_number)
+            ),
+        }
+    }
 }
 
 /// Reads a DER OCSPRequest. `MalformedRequest` when it cannot be read,
@@ -144,11 +173,12 @@ fn time(t: DateTime<Utc>) -> Result<OcspGeneralizedTime> {
 }
 
 /// Builds the response to `query` with one status per certificate, signed
-/// by the CA key (the CA is its own authorised responder, RFC 6960 §4.2.2.2).
+/// by `responder`.
 /// `this_update` is when the statuses were read; `next_update` when newer
 /// information will be there (the CRL's nextUpdate).
 pub fn respond(
     ca: &CertificateAuthority,
+    responder: Responder<'_>,
     query: &Query,
     statuses: &[Status],
     this_update: DateTime<Utc>,
@@ -175,13 +205,15 @@ pub fn respond(
             single_extensions: None,
         });
     }
-    let key_hash = Sha1::digest(
-        ca.certificate()
-            .tbs_certificate
-            .subject_public_key_info
-            .subject_public_key
-            .raw_bytes(),
-    );
+    let (signer, certs) = match responder {
+        Responder::Ca => (ca.signer(), None),
+        Responder::Delegated {
+            signer,
+            certificate,
+        } => (signer, Some(vec![certificate.clone()])),
+    };
+    // byKey: the SHA-1 of the signing key's BIT STRING (RFC 6960 §4.2.1).
+    let key_hash = Sha1::digest(signer.public_key().subject_public_key.raw_bytes());
     let data = ResponseData {
         version: Version::V1,
         responder_id: ResponderId::ByKey(
@@ -192,13 +224,12 @@ pub fn respond(
         response_extensions: query.nonce.clone().map(|n| vec![n]),
     };
     let tbs = data.to_der().map_err(|e| Error::internal(e.to_string()))?;
-    let signer = ca.signer();
     let signature = signer.sign(&tbs)?;
     let basic = BasicOcspResponse {
         tbs_response_data: data,
         signature_algorithm: signer.algorithm(),
         signature: BitString::from_bytes(&signature).map_err(|e| Error::internal(e.to_string()))?,
-        certs: None,
+        certs,
     };
     OcspResponse::successful(basic)
         .and_then(|r| r.to_der())
@@ -267,7 +298,15 @@ mod tests {
         for len in [1, 16, 32] {
             let q = read_request(&request(&ca, len), &ca).unwrap();
             assert!(q.nonce.is_some() && q.cache_key().is_none(), "{len}");
-            let der = respond(&ca, &q, &[Status::Good], Utc::now(), Utc::now()).unwrap();
+            let der = respond(
+                &ca,
+                Responder::Ca,
+                &q,
+                &[Status::Good],
+                Utc::now(),
+                Utc::now(),
+            )
+            .unwrap();
             let r = OcspResponse::from_der(&der).unwrap();
             let basic =
                 BasicOcspResponse::from_der(r.response_bytes.unwrap().response.as_bytes()).unwrap();

@@ -91,6 +91,10 @@ pub const AUTHORITY_INFO_ACCESS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.1.1");
 pub const CA_ISSUERS: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.2");
 /// id-ad-ocsp (RFC 5280 §4.2.2.1).
 pub const AD_OCSP: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1");
+/// id-kp-OCSPSigning (RFC 5280 §4.2.1.12).
+pub const KP_OCSP_SIGNING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.9");
+/// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
+pub const OCSP_NOCHECK: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.5");
 /// id-pkix-ocsp-nonce (RFC 6960 §4.4.1).
 pub const OCSP_NONCE: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.48.1.2");
 /// SHA-1 (CertID hashes, RFC 6960 §4.1.1).

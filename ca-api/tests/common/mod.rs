@@ -27,13 +27,33 @@ pub struct Env {
 
 impl Env {
     pub fn new(db: &TestDb) -> Env {
+        Env::open(db, false)
+    }
+
+    /// As the server opens it: with the delegated OCSP responder's key in
+    /// the key store and its certificate issued.
+    pub fn with_ocsp_responder(db: &TestDb) -> Env {
+        let env = Env::open(db, true);
+        env.reg
+            .renew_ocsp_responder_if_due()
+            .unwrap()
+            .expect("issued");
+        env
+    }
+
+    fn open(db: &TestDb, ocsp_key: bool) -> Env {
         let t = TestCa::new();
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let p = ca_tests::policies();
-        let (ca, _) =
-            keystore::open_or_create(&t.path().join("data"), &p.ca, None, Utc::now()).unwrap();
-        let reg =
-            Arc::new(Authority::open(&db.url, Arc::new(ca), Arc::new(p), clock.clone()).unwrap());
+        let data = t.path().join("data");
+        let (ca, _) = keystore::open_or_create(&data, &p.ca, None, Utc::now()).unwrap();
+        let mut authority =
+            Authority::open(&db.url, Arc::new(ca), Arc::new(p), clock.clone()).unwrap();
+        if ocsp_key {
+            let key = keystore::open_or_create_ocsp_key(&data, None).unwrap();
+            authority = authority.with_ocsp_key(Box::new(key));
+        }
+        let reg = Arc::new(authority);
         reg.bootstrap_admin(ADMIN_PASSWORD).unwrap();
         reg.publish_crl("system").unwrap();
         Env { t, reg, clock }

@@ -59,6 +59,8 @@ pub struct CaPolicy {
     /// The OCSP responder (RFC 6960), written into issued certificates'
     /// authorityInfoAccess, if there is one.
     pub ocsp_url: Option<String>,
+    /// Who signs OCSP responses (RFC 6960 §4.2.2.2).
+    pub ocsp_responder: OcspResponder,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +70,15 @@ pub(super) struct Raw {
     key: RawKey,
     crl: RawCrl,
     urls: RawUrls,
+    #[serde(default)]
+    ocsp: RawOcsp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOcsp {
+    responder: Option<String>,
+    responder_validity_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -100,6 +111,20 @@ struct RawUrls {
     ca_issuers: String,
     delta_crl: Option<String>,
     ocsp: Option<String>,
+}
+
+/// Who signs OCSP responses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OcspResponder {
+    /// A delegated responder certificate (EKU OCSPSigning, ocsp-nocheck) of
+    /// this validity, issued by the CA and replaced before it ends; its key
+    /// is kept beside the CA key. The default.
+    Delegated {
+        /// The responder certificate's validity.
+        validity: Duration,
+    },
+    /// The CA key itself.
+    Ca,
 }
 
 fn http_url(field: &str, url: String) -> Result<String> {
@@ -182,6 +207,39 @@ impl CaPolicy {
                 .ocsp
                 .map(|u| http_url("urls.ocsp", u))
                 .transpose()?,
+            ocsp_responder: match (
+                raw.ocsp.responder.as_deref(),
+                raw.ocsp.responder_validity_days,
+            ) {
+                (None | Some("delegated"), days) => {
+                    let days = days.unwrap_or(7);
+                    if !(1..=30).contains(&days) {
+                        return Err(Error::config(
+                            FILE,
+                            "ocsp.responder_validity_days",
+                            "must be 1 to 30: the responder certificate is never revoked (ocsp-nocheck)",
+                        ));
+                    }
+                    OcspResponder::Delegated {
+                        validity: Duration::days(days.into()),
+                    }
+                }
+                (Some("ca"), None) => OcspResponder::Ca,
+                (Some("ca"), Some(_)) => {
+                    return Err(Error::config(
+                        FILE,
+                        "ocsp.responder_validity_days",
+                        "only for responder = \"delegated\"",
+                    ))
+                }
+                (Some(other), _) => {
+                    return Err(Error::config(
+                        FILE,
+                        "ocsp.responder",
+                        format!("{other:?} is neither \"delegated\" nor \"ca\""),
+                    ))
+                }
+            },
         })
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
-pub use ca::{CaKeyAlgorithm, CaPolicy};
+pub use ca::{CaKeyAlgorithm, CaPolicy, OcspResponder};
 pub use calendar::Calendar;
 pub use profile::{
     Profile, ProfileKind, Profiles, RotationExtensions, RSA_DEFAULT_SIZES, RSA_STANDARD_SIZES,
