@@ -235,22 +235,14 @@ impl Authority {
                         "reason_changed_from": upgrade.then(|| stored.revocation_reason.map(|r| r.code()))}),
                 ),
             };
-            tx.audit(
-                now,
-                Event {
-                    actor,
-                    action: event,
-                    object: format!("certificate:{serial}"),
-                    outcome: Outcome::Ok,
-                    reasons: vec![],
-                    details: details.clone(),
-                },
-            )?;
-            tx.notify(
-                now,
-                Some(&stored.record.person_id),
+            record_change(
+                tx,
+                actor,
                 event,
-                serde_json::json!({"serial": serial, "details": details}),
+                serial,
+                &stored.record.person_id,
+                details,
+                now,
             )?;
             if let Change::Revoke {
                 reason: RevocationReason::KeyCompromise,
@@ -360,23 +352,46 @@ impl Authority {
         if !tx.lapse_certificate(serial, now)? {
             return Ok(false);
         }
-        tx.audit(
-            now,
-            Event {
-                actor: "system",
-                action: "certificate.revoked",
-                object: format!("certificate:{serial}"),
-                outcome: Outcome::Ok,
-                reasons: vec![],
-                details: serde_json::json!({"cause": "suspension ended without resumption", "suspended_until": until}),
-            },
-        )?;
-        tx.notify(
-            now,
-            Some(person),
+        record_change(
+            tx,
+            "system",
             "certificate.revoked",
-            serde_json::json!({"serial": serial, "cause": "suspension_lapsed"}),
+            serial,
+            person,
+            serde_json::json!({"cause": "suspension ended without resumption",
+                "reason": "suspension_lapsed", "suspended_until": until}),
+            now,
         )?;
         Ok(true)
     }
+}
+
+/// A change of a certificate recorded in the caller's transaction: its
+/// audit row and its owner's notification, both carrying `details`.
+pub(crate) fn record_change(
+    tx: &mut Tx<'_>,
+    actor: &str,
+    event: &str,
+    serial: &str,
+    owner: &str,
+    details: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.audit(
+        now,
+        Event {
+            actor,
+            action: event,
+            object: format!("certificate:{serial}"),
+            outcome: Outcome::Ok,
+            reasons: vec![],
+            details: details.clone(),
+        },
+    )?;
+    tx.notify(
+        now,
+        Some(owner),
+        event,
+        serde_json::json!({"serial": serial, "details": details}),
+    )
 }

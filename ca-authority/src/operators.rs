@@ -159,10 +159,7 @@ impl Authority {
         // Bounded; the CLI escapes what it prints.
         let name: String = username.chars().take(limits::USERNAME).collect();
         let summary = {
-            let mut window = self
-                .anonymous_logins
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut window = self.anonymous_window();
             match window.since {
                 Some(since) if now - since < Duration::minutes(1) => {
                     window.count += 1;
@@ -187,15 +184,20 @@ impl Authority {
         })
     }
 
+    /// The current minute of anonymous failed logins (a panic elsewhere
+    /// holding the lock leaves counts that are still good to use).
+    fn anonymous_window(&self) -> std::sync::MutexGuard<'_, AnonymousLogins> {
+        self.anonymous_logins
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Writes the summary of a minute of anonymous failed logins once the
     /// minute is over (the background work calls this).
     pub fn flush_anonymous_logins(&self) -> Result<()> {
         let now = self.now();
         let summary = {
-            let mut window = self
-                .anonymous_logins
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut window = self.anonymous_window();
             match window.since {
                 Some(since) if now - since >= Duration::minutes(1) => std::mem::take(&mut *window),
                 _ => return Ok(()),

@@ -9,7 +9,9 @@ use ca_core::crl::RevocationReason;
 use ca_core::policy::ProfileKind;
 use ca_core::records::CertificateStatus;
 use ca_core::Result;
-use ca_store::{Event, Outcome, Tx};
+use ca_store::Tx;
+
+use crate::certificates::record_change;
 
 use crate::Authority;
 
@@ -32,22 +34,14 @@ impl Authority {
         }
         let details = serde_json::json!({"reason": RevocationReason::Superseded.code(),
             "cause": "successor issued on planned rotation", "successor": successor});
-        tx.audit(
-            now,
-            Event {
-                actor: "system",
-                action: "certificate.revoked",
-                object: format!("certificate:{predecessor}"),
-                outcome: Outcome::Ok,
-                reasons: vec![],
-                details: details.clone(),
-            },
-        )?;
-        tx.notify(
-            now,
-            Some(&owner),
+        record_change(
+            tx,
+            "system",
             "certificate.revoked",
-            serde_json::json!({"serial": predecessor, "details": details}),
+            predecessor,
+            &owner,
+            details,
+            now,
         )?;
         self.publish_after_change(tx, "system", now)?;
         Ok(true)
@@ -114,22 +108,14 @@ impl Authority {
                 let details = serde_json::json!({"reason": RevocationReason::KeyCompromise.code(),
                     "cause": "issued on a rotation signed by a compromised key",
                     "compromised": serial, "signed_by": signer});
-                tx.audit(
-                    now,
-                    Event {
-                        actor,
-                        action: "certificate.revoked",
-                        object: format!("certificate:{s}"),
-                        outcome: Outcome::Ok,
-                        reasons: vec![],
-                        details: details.clone(),
-                    },
-                )?;
-                tx.notify(
-                    now,
-                    Some(&successor.record.person_id),
+                record_change(
+                    tx,
+                    actor,
                     "certificate.revoked",
-                    serde_json::json!({"serial": s, "details": details}),
+                    &s,
+                    &successor.record.person_id,
+                    details,
+                    now,
                 )?;
                 revoked.push(s);
             }

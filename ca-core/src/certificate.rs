@@ -20,6 +20,7 @@ use x509_cert::ext::pkix::{
     CertificatePolicies, CrlDistributionPoints, ExtendedKeyUsage, KeyUsage, KeyUsages,
     SubjectKeyIdentifier,
 };
+use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
@@ -56,7 +57,42 @@ fn octets(bytes: &[u8]) -> Result<OctetString> {
     OctetString::new(bytes).map_err(|e| Error::internal(e.to_string()))
 }
 
+/// basicConstraints cA=FALSE, critical: every certificate issued here is an
+/// end entity's.
+fn end_entity() -> Result<Extension> {
+    extension(
+        oids::BASIC_CONSTRAINTS,
+        true,
+        &BasicConstraints {
+            ca: false,
+            path_len_constraint: None,
+        },
+    )
+}
+
+/// subjectKeyIdentifier of `key` (RFC 5280 §4.2.1.2 method 1).
+fn subject_key_id(key: &keys::PublicKey) -> Result<Extension> {
+    extension(
+        oids::SUBJECT_KEY_IDENTIFIER,
+        false,
+        &SubjectKeyIdentifier(octets(&key.key_identifier())?),
+    )
+}
+
 impl CertificateAuthority {
+    /// authorityKeyIdentifier: this CA's key identifier.
+    fn authority_key_id(&self) -> Result<Extension> {
+        extension(
+            oids::AUTHORITY_KEY_IDENTIFIER,
+            false,
+            &AuthorityKeyIdentifier {
+                key_identifier: Some(octets(self.key_id())?),
+                authority_cert_issuer: None,
+                authority_cert_serial_number: None,
+            },
+        )
+    }
+
     /// Builds the TBSCertificate for `params`, checking first what RFC 5280
     /// and the profile require of it.
     pub fn prepare_certificate(&self, params: &CertificateParams<'_>) -> Result<TbsCertificate> {
@@ -85,14 +121,7 @@ impl CertificateAuthority {
             .iter()
             .fold(FlagSet::default(), |all, ku| all | *ku);
         let mut extensions = vec![
-            extension(
-                oids::BASIC_CONSTRAINTS,
-                true,
-                &BasicConstraints {
-                    ca: false,
-                    path_len_constraint: None,
-                },
-            )?,
+            end_entity()?,
             extension(oids::KEY_USAGE, true, &KeyUsage(key_usage))?,
         ];
         if !profile.extended_key_usage.is_empty() {
@@ -116,20 +145,8 @@ impl CertificateAuthority {
                 false,
                 &CertificatePolicies(policies),
             )?,
-            extension(
-                oids::SUBJECT_KEY_IDENTIFIER,
-                false,
-                &SubjectKeyIdentifier(octets(&key.key_identifier())?),
-            )?,
-            extension(
-                oids::AUTHORITY_KEY_IDENTIFIER,
-                false,
-                &AuthorityKeyIdentifier {
-                    key_identifier: Some(octets(self.key_id())?),
-                    authority_cert_issuer: None,
-                    authority_cert_serial_number: None,
-                },
-            )?,
+            subject_key_id(&key)?,
+            self.authority_key_id()?,
             extension(
                 oids::CRL_DISTRIBUTION_POINTS,
                 false,
@@ -210,14 +227,7 @@ impl CertificateAuthority {
         }
         .to_name()?;
         let extensions = vec![
-            extension(
-                oids::BASIC_CONSTRAINTS,
-                true,
-                &BasicConstraints {
-                    ca: false,
-                    path_len_constraint: None,
-                },
-            )?,
+            end_entity()?,
             extension(
                 oids::KEY_USAGE,
                 true,
@@ -229,20 +239,8 @@ impl CertificateAuthority {
                 &ExtendedKeyUsage(vec![oids::KP_OCSP_SIGNING]),
             )?,
             extension(oids::OCSP_NOCHECK, false, &der::asn1::Null)?,
-            extension(
-                oids::SUBJECT_KEY_IDENTIFIER,
-                false,
-                &SubjectKeyIdentifier(octets(&key.key_identifier())?),
-            )?,
-            extension(
-                oids::AUTHORITY_KEY_IDENTIFIER,
-                false,
-                &AuthorityKeyIdentifier {
-                    key_identifier: Some(octets(self.key_id())?),
-                    authority_cert_issuer: None,
-                    authority_cert_serial_number: None,
-                },
-            )?,
+            subject_key_id(&key)?,
+            self.authority_key_id()?,
         ];
         Ok(TbsCertificate {
             version: Version::V3,
