@@ -138,7 +138,11 @@ pub async fn ca_certificate(req: HttpRequest, state: web::Data<AppState>) -> Htt
 
 /// A CRL with caching headers derived from its nextUpdate, and 304 when the
 /// client already has it.
-fn crl_response(req: &HttpRequest, info: &ca_core::api::CrlInfo, der: Vec<u8>) -> HttpResponse {
+fn crl_response(
+    req: &HttpRequest,
+    info: &ca_core::api::CrlInfo,
+    der: std::sync::Arc<[u8]>,
+) -> HttpResponse {
     let etag = format!("\"crl-{}\"", info.number);
     let max_age = (info.next_update - Utc::now()).num_seconds().max(0);
     let expires = info
@@ -164,7 +168,9 @@ fn crl_response(req: &HttpRequest, info: &ca_core::api::CrlInfo, der: Vec<u8>) -
         resp.content_type("application/x-pem-file")
             .body(ca_core::der_to_pem("X509 CRL", &der))
     } else {
-        resp.content_type("application/pkix-crl").body(der)
+        // The cached bytes themselves, shared, not copied per download.
+        resp.content_type("application/pkix-crl")
+            .body(web::Bytes::from_owner(der))
     }
 }
 

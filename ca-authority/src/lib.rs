@@ -47,6 +47,8 @@ pub struct Authority {
     clock: Arc<dyn Clock>,
     anonymous_logins: std::sync::Mutex<operators::AnonymousLogins>,
     ocsp_cache: std::sync::Mutex<ocsp::OcspCache>,
+    /// The latest full and delta CRL, as served ([full, delta]).
+    crl_cache: std::sync::Mutex<[Option<publish::ServedCrl>; 2]>,
     ocsp_key: Option<Box<dyn ca_core::signer::CaSigner>>,
     ocsp_responder: std::sync::RwLock<Option<ocsp::DelegatedResponder>>,
 }
@@ -66,6 +68,7 @@ impl Authority {
             clock,
             anonymous_logins: Default::default(),
             ocsp_cache: Default::default(),
+            crl_cache: Default::default(),
             ocsp_key: None,
             ocsp_responder: Default::default(),
         })

@@ -5,6 +5,7 @@
 //! resumption.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -34,6 +35,9 @@ fn entry_of(l: Listed) -> std::result::Result<RevokedEntry, String> {
         invalidity_date: l.invalidity_date,
     })
 }
+
+/// A CRL as served: its facts and its DER, shared by every download.
+pub type ServedCrl = (CrlInfo, Arc<[u8]>);
 
 impl Authority {
     /// Numbers, signs and stores a CRL (full, or delta on `base`) inside the
@@ -204,22 +208,46 @@ impl Authority {
     }
 
     /// The current full CRL and its facts.
-    pub fn current_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
-        Ok(self
-            .store
-            .read(|tx| tx.latest_crl(false))?
-            .map(|c| (c.info, c.der)))
+    pub fn current_crl(&self) -> Result<Option<ServedCrl>> {
+        self.cached_crl(false)
     }
 
     /// The latest delta CRL and its facts.
-    pub fn current_delta_crl(&self) -> Result<Option<(CrlInfo, Vec<u8>)>> {
-        Ok(self
-            .store
-            .read(|tx| tx.latest_crl(true))?
-            .map(|c| (c.info, c.der)))
+    pub fn current_delta_crl(&self) -> Result<Option<ServedCrl>> {
+        self.cached_crl(true)
     }
 
-    /// One CRL by number (full or delta).
+    /// The latest full or delta CRL from memory (SPEC §7: CRLs are served
+    /// from memory). Each call reads only the latest number, so a CRL
+    /// published by any instance is served from the next request on; the
+    /// CRL itself is read from the store once per number, not once per
+    /// download (issue 10: a million-entry CRL read for every request, even
+    /// a 304, starved every other reader).
+    fn cached_crl(&self, delta: bool) -> Result<Option<ServedCrl>> {
+        let Some(number) = self.store.read(|tx| tx.latest_crl_number(delta))? else {
+            return Ok(None);
+        };
+        let slot = usize::from(delta);
+        if let Some((info, der)) = &self.crl_cache.lock().unwrap_or_else(|p| p.into_inner())[slot] {
+            if info.number == number {
+                return Ok(Some((info.clone(), der.clone())));
+            }
+        }
+        let Some(crl) = self.store.read(|tx| tx.latest_crl(delta))? else {
+            return Ok(None);
+        };
+        let entry = (crl.info, Arc::<[u8]>::from(crl.der));
+        let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
+        // Another thread may have cached a newer one meanwhile.
+        if cache[slot]
+            .as_ref()
+            .is_none_or(|(cached, _)| cached.number < entry.0.number)
+        {
+            cache[slot] = Some(entry.clone());
+        }
+        Ok(Some(entry))
+    }
+
     pub fn crl(&self, number: u64) -> Result<Option<StoredCrl>> {
         self.store.read(|tx| tx.crl(number))
     }

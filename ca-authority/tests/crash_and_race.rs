@@ -204,3 +204,34 @@ fn two_instances_race_to_revoke_lapsed_suspensions_and_to_publish_crls() {
         );
     });
 }
+
+/// SPEC §7 "CRLs are served from memory" (issue 10): the current CRL is
+/// read from the store once per number, not once per download, and a CRL
+/// another instance publishes is served from the next request on.
+#[test]
+fn crls_are_served_from_memory_and_follow_other_instances() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.reg.publish_crl("system").unwrap();
+        let (first, bytes) = w.reg.current_crl().unwrap().unwrap();
+        let (_, again) = w.reg.current_crl().unwrap().unwrap();
+        assert!(
+            Arc::ptr_eq(&bytes, &again),
+            "served from memory, not read again"
+        );
+        // Another instance revokes, which publishes.
+        let second = open_registry(w.t.path(), &db.url, w.clock.clone());
+        let serial = w.technological("t", &w.person);
+        second
+            .revoke("registrar", &serial, "key_compromise", "З-1", None)
+            .unwrap();
+        let (now, fresh) = w.reg.current_crl().unwrap().unwrap();
+        assert!(now.number > first.number);
+        assert_ne!(&fresh[..], &bytes[..]);
+        let (delta, _) = w.reg.current_delta_crl().unwrap().unwrap();
+        assert_eq!(
+            delta.number,
+            second.current_delta_crl().unwrap().unwrap().0.number
+        );
+    });
+}

@@ -203,6 +203,20 @@ impl Tx<'_> {
         Ok(row.map(stored))
     }
 
+    /// The number of the latest full (or, with `delta`, delta) CRL, without
+    /// reading the CRL: what a cache of it checks on every request.
+    pub fn latest_crl_number(&mut self, delta: bool) -> Result<Option<u64>> {
+        let q = crls::table.order(crls::number.desc()).select(crls::number);
+        let n: Option<i64> = if delta {
+            q.filter(crls::base_number.is_not_null()).first(self.c)
+        } else {
+            q.filter(crls::base_number.is_null()).first(self.c)
+        }
+        .optional()
+        .map_err(db_error)?;
+        Ok(n.map(|n| n as u64))
+    }
+
     /// One CRL by number.
     pub fn crl(&mut self, number: u64) -> Result<Option<StoredCrl>> {
         let row: Option<CrlRow> = crls::table
