@@ -240,6 +240,23 @@ async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
             [0x30, 0x03, 0x0a, 0x01, 0x06],
             "unauthorized"
         );
+        // Unknown answers are not kept or cacheable (random serials would
+        // fill the cache).
+        let unknown = request(
+            &env,
+            "u2.der",
+            &["-serial", "0x0123456789abcdef", "-no_nonce"],
+        );
+        let path = format!(
+            "/api/v1/ocsp/{}",
+            Base64::encode_string(&unknown)
+                .replace('/', "%2F")
+                .replace('+', "%2B")
+        );
+        assert_eq!(
+            get(&app, &path, None).await.header("cache-control"),
+            "no-store"
+        );
         // Not a request at all, by POST and by GET: malformedRequest.
         let malformed = [0x30, 0x03, 0x0a, 0x01, 0x01];
         assert_eq!(post(b"hello".to_vec()).await.body, malformed);
@@ -347,5 +364,40 @@ async fn a_delegated_responder_signs_and_is_renewed_before_it_ends() {
             .filter(|a| a.action == "ocsp.responder.issue")
             .count();
         assert_eq!(issued, 2);
+    }
+}
+
+/// SPEC §3.5: a suspension whose period has ended is a revocation at that
+/// moment, whether or not the background work has run — OCSP says so too.
+#[actix_web::test]
+async fn a_lapsed_suspension_is_answered_as_revoked_at_once() {
+    for db in TestDb::all() {
+        let env = Env::new(&db);
+        let app = app(&env).await;
+        let serial = certificate(&env);
+        let until = env
+            .reg
+            .suspend("registrar", &serial, 10, "З-1", None)
+            .unwrap();
+        let req = request(&env, "l.der", &["-cert", "tech.pem", "-no_nonce"]);
+        let post = |body: Vec<u8>| {
+            call(
+                &app,
+                "POST",
+                "/api/v1/ocsp",
+                None,
+                Some(("application/ocsp-request", body)),
+                &[],
+            )
+        };
+        let shown = check(&env, &post(req.clone()).await.body, "tech.pem");
+        assert!(shown.contains("Reason: certificateHold"), "{shown}");
+        env.clock.set(until);
+        let shown = check(&env, &post(req).await.body, "tech.pem");
+        assert!(
+            // (openssl also warns that the times lie ahead of its clock.)
+            shown.contains("Cert Status: revoked") && !shown.contains("certificateHold"),
+            "{shown}"
+        );
     }
 }

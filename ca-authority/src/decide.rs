@@ -95,7 +95,12 @@ impl Authority {
                 .public_key
                 .to_der()
                 .map_err(|e| Error::internal(e.to_string()))?;
-            let person = match &request.person_id {
+            // The act page is public: before an operator has confirmed a
+            // self-signed request's act, it must not tell whom the subject
+            // matched (issue 9 defect 12).
+            let undisclosed = request.request_type == RequestType::InitialSelfSigned
+                && request.act_confirmed_at.is_none();
+            let person = match request.person_id.as_ref().filter(|_| !undisclosed) {
                 Some(p) => match tx.person(p)? {
                     Some(reg) => tx.organization(&reg.organization_id)?.map(|o| (reg, o)),
                     None => None,

@@ -51,13 +51,19 @@ pub(crate) struct OcspCache {
     answers: HashMap<Vec<u8>, (Status, DateTime<Utc>, Vec<u8>)>,
 }
 
-fn status_of(c: Option<StoredCertificate>) -> Status {
+fn status_of(c: Option<StoredCertificate>, now: DateTime<Utc>) -> Status {
     let Some(c) = c else {
         return Status::Unknown;
     };
     match c.record.status {
         CertificateStatus::Signing => Status::Unknown,
         CertificateStatus::Active => Status::Good,
+        // The lapse is a fact of the clock (SPEC §3.5): revoked at the end
+        // of the period, whether or not the background work has run.
+        CertificateStatus::Suspended { until } if until <= now => Status::Revoked {
+            at: until,
+            reason: RevocationReason::Unspecified,
+        },
         CertificateStatus::Suspended { .. } => Status::Revoked {
             at: c.suspended_at.unwrap_or(c.created_at),
             reason: RevocationReason::CertificateHold,
@@ -95,7 +101,7 @@ impl Authority {
         let (statuses, crl_next) = self.store.read(|tx| {
             let mut statuses = Vec::with_capacity(query.certificates.len());
             for (_, serial) in &query.certificates {
-                statuses.push(status_of(tx.certificate(serial)?));
+                statuses.push(status_of(tx.certificate(serial)?, now));
             }
             Ok((statuses, tx.latest_crl_next_update()?))
         })?;
@@ -137,7 +143,9 @@ impl Authority {
             _ => next_update,
         };
         let der = respond(&self.ca, signed_by, query, &statuses, now, next_update)?;
-        let Some(key) = key else {
+        // Answers for serials never issued are not kept: random serials
+        // would fill the cache with nothing worth serving again.
+        let Some(key) = key.filter(|_| statuses[0] != Status::Unknown) else {
             return Ok(OcspAnswer {
                 der,
                 cache_seconds: None,

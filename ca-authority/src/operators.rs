@@ -74,8 +74,11 @@ impl Authority {
         op: &OperatorRecord,
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let attempts = op.failed_attempts + 1;
-        let locked = op.locked || self.policies.rules.passwords.locks_at(attempts);
+        // Counted from the row as it is now, under the store lock: guesses
+        // checked in parallel each count, and none undoes a lock.
+        let current = tx.operator(&op.username)?.unwrap_or_else(|| op.clone());
+        let attempts = current.failed_attempts + 1;
+        let locked = current.locked || self.policies.rules.passwords.locks_at(attempts);
         tx.set_login_failures(&op.username, attempts, locked)?;
         if locked {
             // A lockout locks: sessions opened before it end too (defect 4).
@@ -137,14 +140,27 @@ impl Authority {
         }
         let (token, hash) = new_token();
         let expires_at = now + Duration::minutes(policy.session_minutes.into());
-        self.store.write(|tx| {
+        let locked_meanwhile = self.store.write(|tx| {
+            // Locked or disabled by another attempt while this password was
+            // being checked: the lock stands.
+            if tx
+                .operator(username)?
+                .is_some_and(|o| o.locked || o.disabled)
+            {
+                return Ok(true);
+            }
             tx.set_login_failures(username, 0, false)?;
             tx.insert_session(username, &hash, now, expires_at)?;
             tx.audit(
                 now,
                 login_event(username, Outcome::Ok, serde_json::json!({})),
-            )
+            )?;
+            Ok(false)
         })?;
+        if locked_meanwhile {
+            self.refuse_login(username, "locked while the password was checked", now)?;
+            return Err(locked());
+        }
         Ok(Session {
             token,
             expires_at,

@@ -168,7 +168,8 @@ impl Authority {
             // A self-signed request hears nothing about the registration
             // until its paper act is confirmed (defect 12).
             let (reasons, held_back) = disclosed_reasons(request_type, check_request(&ctx));
-            let auto = if reasons.is_empty() {
+            // Held-back reasons refuse as much as shown ones do.
+            let auto = if reasons.is_empty() && held_back.is_empty() {
                 auto_approval(&ctx)
             } else {
                 Err("refused")

@@ -182,6 +182,8 @@ fn a_self_signed_request_does_not_reveal_the_registration() {
                 ("pending_act", 0, None),
                 "{name}"
             );
+            // Nor does the public act page (review finding).
+            assert!(w.reg.request_act(&v.id).unwrap().person.is_none(), "{name}");
         }
         // The operator confirms each act: only the registered person's goes on.
         for (name, v) in &answers {
@@ -199,6 +201,7 @@ fn a_self_signed_request_does_not_reveal_the_registration() {
             let confirmed = w.reg.confirm_act("registrar", &v.id, &key);
             match *name {
                 "known" => {
+                    assert!(w.reg.request_act(&v.id).unwrap().person.is_some());
                     let r = confirmed.unwrap();
                     assert_eq!(
                         (r.status.as_str(), r.person_id.as_deref()),
@@ -1325,5 +1328,29 @@ fn a_technological_csr_in_single_line_pem_is_accepted() {
             )
             .unwrap_err();
         assert_eq!(bad.reason_codes(), [Reason::MalformedCsr]);
+    });
+}
+
+/// Review finding: wrong passwords checked in parallel were counted from
+/// the row read before the (slow) check, so three at once counted as one
+/// and the account stayed open. Each counts now, under the store lock.
+#[test]
+fn wrong_passwords_in_parallel_each_count_towards_the_lockout() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.reg
+            .add_operator("admin", "clerk", "registrar", "First1Pass")
+            .unwrap();
+        let handles: Vec<_> = (0..3)
+            .map(|_| {
+                let reg = w.reg.clone();
+                std::thread::spawn(move || reg.login("clerk", "Wrong1Guess").is_err())
+            })
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap());
+        }
+        let err = w.reg.login("clerk", "First1Pass").unwrap_err();
+        assert_eq!(err.reason_codes(), [Reason::AccountLocked]);
     });
 }
