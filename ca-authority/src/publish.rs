@@ -86,6 +86,7 @@ impl Authority {
             der,
         };
         tx.insert_crl(&crl)?;
+        tx.prune_crl_bodies()?;
         tx.audit(
             now,
             Event {

@@ -1354,3 +1354,44 @@ fn wrong_passwords_in_parallel_each_count_towards_the_lockout() {
         assert_eq!(err.reason_codes(), [Reason::AccountLocked]);
     });
 }
+
+/// Issue 10: the `crls` table kept every CRL's body for ever (~35 MB per
+/// change at a million entries). Bodies nothing serves any more are
+/// emptied; numbers, times and entry counts stay as the history.
+#[test]
+fn only_the_crls_still_served_keep_their_bodies() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.reg.publish_crl("system").unwrap();
+        for i in 0..3 {
+            let serial = w.technological(&format!("t{i}"), &w.person);
+            w.reg
+                .revoke(
+                    "registrar",
+                    &serial,
+                    "key_compromise",
+                    &format!("З-{i}"),
+                    None,
+                )
+                .unwrap();
+        }
+        let numbers = w.reg.crl_numbers().unwrap();
+        assert!(numbers.len() >= 8, "{numbers:?}");
+        let with_body: Vec<u64> = numbers
+            .iter()
+            .copied()
+            .filter(|n| !w.reg.crl(*n).unwrap().unwrap().der.is_empty())
+            .collect();
+        let (full, _) = w.reg.current_crl().unwrap().unwrap();
+        let (delta, _) = w.reg.current_delta_crl().unwrap().unwrap();
+        let base = w.reg.crl(delta.number).unwrap().unwrap().base.unwrap();
+        let mut expected = vec![base, full.number, delta.number];
+        expected.sort_unstable();
+        assert_eq!(with_body, expected);
+        // What is served still verifies.
+        assert!(!w.verifies(&w.crl("now.crl"), "t0.pem"));
+        // Numbers go on increasing after the pruning.
+        w.reg.publish_crl("system").unwrap();
+        assert!(w.reg.crl_numbers().unwrap().last() > numbers.last());
+    });
+}
