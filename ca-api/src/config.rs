@@ -31,6 +31,10 @@ pub struct Config {
     /// Seconds between runs of the background work (CRL, suspensions, notifications).
     #[arg(long, env = "CA_TICK_SECONDS", default_value_t = 30)]
     pub tick_seconds: u64,
+    /// Where `GET /metrics` is served (Prometheus text format); keep it off
+    /// the public network. Not served when unset.
+    #[arg(long, env = "CA_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 impl Config {

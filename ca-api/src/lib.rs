@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod media;
+pub mod metrics;
 pub mod ocsp;
 pub mod server;
 pub mod state;

@@ -98,6 +98,23 @@ pub async fn serve(config: Config, authority: Arc<Authority>) -> std::io::Result
         hooks,
     ));
     tracing::info!(listen = %config.listen, "serving");
+    // /metrics on its own address, never on the public one (SPEC §4).
+    let metrics_server = match &config.metrics_listen {
+        Some(addr) => {
+            let state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(state.clone())
+                    .route("/metrics", web::get().to(metrics))
+            })
+            .workers(1)
+            .bind(addr)?
+            .run();
+            tracing::info!(listen = %addr, "metrics");
+            Some(actix_web::rt::spawn(server))
+        }
+        None => None,
+    };
     let result = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(
@@ -114,6 +131,9 @@ pub async fn serve(config: Config, authority: Arc<Authority>) -> std::io::Result
     .run()
     .await;
     background.abort();
+    if let Some(m) = metrics_server {
+        m.abort();
+    }
     tracing::info!("stopped");
     result
 }
@@ -127,7 +147,31 @@ pub async fn log_request(
     let started = std::time::Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
-    tracing::info!(%method, %path, status = res.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    tracing::info!(%method, %path, status, ms = elapsed.as_millis() as u64, "request");
+    if let Some(state) = state {
+        // The route's pattern, not the path: ids stay out of the metrics.
+        let route = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        state
+            .metrics
+            .observe(&method, &route, status, elapsed.as_secs_f64());
+    }
     Ok(res)
+}
+
+/// `GET /metrics` on the metrics address.
+async fn metrics(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    let s = state.clone();
+    let text = web::block(move || s.metrics.render(&s.authority))
+        .await
+        .unwrap_or_default();
+    actix_web::HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text)
 }

@@ -8,6 +8,8 @@ use ca_authority::Authority;
 pub struct AppState {
     /// The CA's use cases (database, CA, policies, clock behind them).
     pub authority: Arc<Authority>,
+    /// Counters and gauges served on the metrics address.
+    pub metrics: crate::metrics::Metrics,
     /// Password hashing (argon2id, 19 MiB each) runs at most this many at a
     /// time, so a flood of logins cannot exhaust memory.
     hashing: tokio::sync::Semaphore,
@@ -19,6 +21,7 @@ impl AppState {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AppState {
             authority,
+            metrics: crate::metrics::Metrics::new(),
             hashing: tokio::sync::Semaphore::new(cores),
         }
     }

@@ -90,12 +90,15 @@ fn run(db: &TestDb) {
     let data = dir.join("data");
     let pg = (db.name == "postgres").then_some(db.url.as_str());
     let port = free_port();
-    let server = RunningServer::start(
+    let metrics_port = free_port();
+    let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    let server = RunningServer::start_with(
         env!("CARGO_BIN_EXE_ca-api").as_ref(),
         &data,
         port,
         pg,
         "Bootstrap1Pass",
+        &[("CA_METRICS_LISTEN", &metrics_listen)],
     );
     let mut c = Client {
         base: server.url.clone(),
@@ -413,6 +416,35 @@ fn run(db: &TestDb) {
     let crl_number = ok(c.json("GET", "/api/v1/admin/crl", None), 200)["number"]
         .as_u64()
         .unwrap();
+
+    // Metrics on their own address (SPEC §4), none on the public one.
+    let scraped = agent()
+        .get(format!("http://{metrics_listen}/metrics"))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    for expected in [
+        "ca_http_requests_total{method=\"POST\",route=\"/api/v1/ocsp\",status=\"200\"}",
+        "route=\"/api/v1/requests/{id}/certificate\"",
+        "ca_crl_number ",
+        "ca_ready 1",
+    ] {
+        assert!(scraped.contains(expected), "{expected} in\n{scraped}");
+    }
+    assert!(!scraped.contains(&serial), "no ids in the labels");
+    assert_eq!(
+        agent()
+            .get(format!("{}/metrics", server.url))
+            .call()
+            .map(|r| r.status().as_u16())
+            .unwrap_or_else(|e| match e {
+                ureq::Error::StatusCode(code) => code,
+                other => panic!("{other}"),
+            }),
+        404
+    );
 
     // Restart on the same data: everything is still there.
     let status = server.stop();

@@ -372,8 +372,21 @@ impl RunningServer {
         database_url: Option<&str>,
         admin_password: &str,
     ) -> RunningServer {
+        RunningServer::start_with(binary, data_dir, port, database_url, admin_password, &[])
+    }
+
+    /// The same with more environment variables.
+    pub fn start_with(
+        binary: &Path,
+        data_dir: &Path,
+        port: u16,
+        database_url: Option<&str>,
+        admin_password: &str,
+        env: &[(&str, &str)],
+    ) -> RunningServer {
         use std::process::Stdio;
         let mut cmd = Command::new(binary);
+        cmd.envs(env.iter().copied());
         cmd.env("CA_LISTEN", format!("127.0.0.1:{port}"))
             .env("CA_DATA_DIR", data_dir)
             .env(

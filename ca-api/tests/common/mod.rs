@@ -79,6 +79,7 @@ pub async fn app(
                 ca_api::refuse_control_characters,
             ))
             .wrap(ca_api::json_errors())
+            .wrap(actix_web::middleware::from_fn(ca_api::server::log_request))
             .configure(move |c| ca_api::configure(c, data.clone(), MAX_BODY)),
     )
     .await
