@@ -11,6 +11,27 @@ use base64ct::{Base64, Encoding};
 use ca_tests::{text, try_openssl, TestDb};
 use common::*;
 
+/// `POST /api/v1/ocsp` with a DER request.
+async fn post<S, B>(app: &S, body: Vec<u8>) -> Resp
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    call(
+        app,
+        "POST",
+        "/api/v1/ocsp",
+        None,
+        Some(("application/ocsp-request", body)),
+        &[],
+    )
+    .await
+}
+
 /// A technological certificate for a registered person: `tech.pem`.
 fn certificate(env: &Env) -> String {
     let org = env
@@ -137,15 +158,7 @@ async fn ocsp_answers_good_revoked_and_good_again_by_get_and_post() {
 
         // POST with a nonce: echoed (openssl compares it), not cacheable.
         let req = request(&env, "post.der", &["-cert", "tech.pem"]);
-        let r = call(
-            &app,
-            "POST",
-            "/api/v1/ocsp",
-            None,
-            Some(("application/ocsp-request", req)),
-            &[],
-        )
-        .await;
+        let r = post(&app, req).await;
         assert_eq!(
             (r.status, r.header("cache-control").as_str()),
             (200, "no-store")
@@ -173,23 +186,13 @@ async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
         let env = Env::new(&db);
         let app = app(&env).await;
         certificate(&env);
-        let post = |body: Vec<u8>| {
-            call(
-                &app,
-                "POST",
-                "/api/v1/ocsp",
-                None,
-                Some(("application/ocsp-request", body)),
-                &[],
-            )
-        };
         // A serial this CA never issued: unknown.
         let req = request(
             &env,
             "u.der",
             &["-serial", "0x0123456789abcdef", "-no_nonce"],
         );
-        let r = post(req).await;
+        let r = post(&app, req).await;
         std::fs::write(env.t.path().join("resp.der"), &r.body).unwrap();
         let shown = text(&try_openssl(
             env.t.path(),
@@ -236,7 +239,7 @@ async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
             env.t.read("o.der")
         };
         assert_eq!(
-            post(req).await.body,
+            post(&app, req).await.body,
             [0x30, 0x03, 0x0a, 0x01, 0x06],
             "unauthorized"
         );
@@ -259,8 +262,8 @@ async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
         );
         // Not a request at all, by POST and by GET: malformedRequest.
         let malformed = [0x30, 0x03, 0x0a, 0x01, 0x01];
-        assert_eq!(post(b"hello".to_vec()).await.body, malformed);
-        assert_eq!(post(vec![]).await.body, malformed);
+        assert_eq!(post(&app, b"hello".to_vec()).await.body, malformed);
+        assert_eq!(post(&app, vec![]).await.body, malformed);
         let r = get(&app, "/api/v1/ocsp/not-base64!!", None).await;
         assert_eq!((r.status, r.body.as_slice()), (200, &malformed[..]));
         // More certificates than a response may carry.
@@ -277,7 +280,7 @@ async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
             args.extend(["-serial", s.as_str()]);
         }
         env.t.openssl(&args);
-        assert_eq!(post(env.t.read("many.der")).await.body, malformed);
+        assert_eq!(post(&app, env.t.read("many.der")).await.body, malformed);
         // The wrong media type is an HTTP error of its own.
         let r = call(
             &app,
@@ -303,17 +306,7 @@ async fn a_delegated_responder_signs_and_is_renewed_before_it_ends() {
         let app = app(&env).await;
         certificate(&env);
         let req = request(&env, "d.der", &["-cert", "tech.pem", "-no_nonce"]);
-        let post = |body: Vec<u8>| {
-            call(
-                &app,
-                "POST",
-                "/api/v1/ocsp",
-                None,
-                Some(("application/ocsp-request", body)),
-                &[],
-            )
-        };
-        let r = post(req.clone()).await;
+        let r = post(&app, req.clone()).await;
         let shown = check(&env, &r.body, "tech.pem");
         assert!(
             shown.contains("tech.pem: good") && shown.contains("Response verify OK"),
@@ -343,7 +336,7 @@ async fn a_delegated_responder_signs_and_is_renewed_before_it_ends() {
             .renew_ocsp_responder_if_due()
             .unwrap()
             .expect("renewed");
-        let r = post(req).await;
+        let r = post(&app, req).await;
         std::fs::write(env.t.path().join("resp2.der"), &r.body).unwrap();
         let second =
             text(
@@ -380,20 +373,10 @@ async fn a_lapsed_suspension_is_answered_as_revoked_at_once() {
             .suspend("registrar", &serial, 10, "З-1", None)
             .unwrap();
         let req = request(&env, "l.der", &["-cert", "tech.pem", "-no_nonce"]);
-        let post = |body: Vec<u8>| {
-            call(
-                &app,
-                "POST",
-                "/api/v1/ocsp",
-                None,
-                Some(("application/ocsp-request", body)),
-                &[],
-            )
-        };
-        let shown = check(&env, &post(req.clone()).await.body, "tech.pem");
+        let shown = check(&env, &post(&app, req.clone()).await.body, "tech.pem");
         assert!(shown.contains("Reason: certificateHold"), "{shown}");
         env.clock.set(until);
-        let shown = check(&env, &post(req).await.body, "tech.pem");
+        let shown = check(&env, &post(&app, req).await.body, "tech.pem");
         assert!(
             // (openssl also warns that the times lie ahead of its clock.)
             shown.contains("Cert Status: revoked") && !shown.contains("certificateHold"),

@@ -54,6 +54,21 @@ fn next_status(r: &RequestRecord, event: RequestEvent) -> Result<RequestStatus> 
     })
 }
 
+/// Moves `r` to `to` with `decision`, compare-and-set on the status it was
+/// read with; `WrongState` when another decision came first.
+fn move_request(
+    tx: &mut Tx<'_>,
+    r: &RequestRecord,
+    to: RequestStatus,
+    decision: &RequestDecision<'_>,
+) -> Result<()> {
+    if tx.set_request_status(&r.id, r.status, to, decision)? {
+        Ok(())
+    } else {
+        Err(Error::wrong_state("the request changed concurrently"))
+    }
+}
+
 impl Authority {
     /// One request.
     pub fn request(&self, id: &str) -> Result<RequestRecord> {
@@ -209,9 +224,9 @@ impl Authority {
     ) -> Result<()> {
         let to = next_status(r, event)?;
         let codes: Vec<String> = reasons.iter().map(|x| x.code().to_string()).collect();
-        let changed = tx.set_request_status(
-            &r.id,
-            r.status,
+        move_request(
+            tx,
+            r,
             to,
             &RequestDecision {
                 reasons: Some(&codes),
@@ -220,9 +235,6 @@ impl Authority {
                 ..RequestDecision::default()
             },
         )?;
-        if !changed {
-            return Err(Error::wrong_state("the request changed concurrently"));
-        }
         tx.audit(
             now,
             Event {
@@ -339,9 +351,9 @@ impl Authority {
                     )));
                 }
                 let person_id = person.as_ref().map(|p| p.person.id.clone());
-                let changed = tx.set_request_status(
-                    id,
-                    r.status,
+                move_request(
+                    tx,
+                    &r,
                     to,
                     &RequestDecision {
                         act_confirmed: Some((actor, now)),
@@ -350,9 +362,6 @@ impl Authority {
                         ..RequestDecision::default()
                     },
                 )?;
-                if !changed {
-                    return Err(Error::wrong_state("the request changed concurrently"));
-                }
                 tx.audit(
                     now,
                     Event {

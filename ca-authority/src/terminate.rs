@@ -34,39 +34,35 @@ impl Authority {
         document: &str,
     ) -> Result<Revoked> {
         let object = format!("person:{person_id}");
-        self.recording(actor, "person.terminate", object, || {
-            limits::line("document", document, limits::DOCUMENT)?;
-            let now = self.now();
-            self.store.write(|tx| {
-                let reg = tx
-                    .person(person_id)?
-                    .ok_or_else(|| Error::not_found(format!("no person {person_id}")))?;
-                if !tx.terminate_person(person_id, now, document)? {
-                    return Err(Error::wrong_state(
-                        "the person's authority is already terminated",
-                    ));
-                }
-                let revoked = self.revoke_all_of(
-                    tx,
-                    actor,
-                    std::slice::from_ref(&reg.person.id),
-                    RevocationReason::AffiliationChanged,
-                    document,
-                    now,
-                )?;
-                self.record_termination(
-                    tx,
-                    actor,
-                    Termination::Person {
-                        id: person_id,
-                        organization_id: &reg.organization_id,
-                    },
-                    document,
-                    &revoked,
-                    now,
-                )?;
-                Ok(Revoked { revoked })
-            })
+        self.terminating(actor, "person.terminate", object, document, |tx, now| {
+            let reg = tx
+                .person(person_id)?
+                .ok_or_else(|| Error::not_found(format!("no person {person_id}")))?;
+            if !tx.terminate_person(person_id, now, document)? {
+                return Err(Error::wrong_state(
+                    "the person's authority is already terminated",
+                ));
+            }
+            let revoked = self.revoke_all_of(
+                tx,
+                actor,
+                std::slice::from_ref(&reg.person.id),
+                RevocationReason::AffiliationChanged,
+                document,
+                now,
+            )?;
+            self.record_termination(
+                tx,
+                actor,
+                Termination::Person {
+                    id: person_id,
+                    organization_id: &reg.organization_id,
+                },
+                document,
+                &revoked,
+                now,
+            )?;
+            Ok(Revoked { revoked })
         })
     }
 
@@ -79,10 +75,12 @@ impl Authority {
         document: &str,
     ) -> Result<Revoked> {
         let object = format!("organization:{organization_id}");
-        self.recording(actor, "organization.terminate", object, || {
-            limits::line("document", document, limits::DOCUMENT)?;
-            let now = self.now();
-            self.store.write(|tx| {
+        self.terminating(
+            actor,
+            "organization.terminate",
+            object,
+            document,
+            |tx, now| {
                 tx.organization(organization_id)?.ok_or_else(|| {
                     Error::not_found(format!("no organisation {organization_id}"))
                 })?;
@@ -109,7 +107,24 @@ impl Authority {
                     now,
                 )?;
                 Ok(Revoked { revoked })
-            })
+            },
+        )
+    }
+
+    /// A termination's frame: the document checked, `change` run in one
+    /// write transaction at `now`, a refusal recorded.
+    fn terminating(
+        &self,
+        actor: &str,
+        action: &str,
+        object: String,
+        document: &str,
+        change: impl FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<Revoked>,
+    ) -> Result<Revoked> {
+        self.recording(actor, action, object, || {
+            limits::line("document", document, limits::DOCUMENT)?;
+            let now = self.now();
+            self.store.write(|tx| change(tx, now))
         })
     }
 

@@ -1181,3 +1181,24 @@ fn operator_revocation_reasons() {
         assert!(err.message().contains("key_compromise"), "{fixed}: {err}");
     }
 }
+
+/// `person_not_active` from `signer_belongs_to_person`: a certificate of
+/// ours speaks only for its own owner, whatever subject the request names.
+#[test]
+fn a_signing_certificate_speaks_only_for_its_owner() {
+    let f = Fixture::new(ProfileKind::Technological);
+    let c = csr(SUBJECT);
+    let owner = person();
+    assert_eq!(
+        f.check(RequestType::Initial, &c, Some(&owner), t0()),
+        vec![]
+    );
+    let someone_else = PersonRecord {
+        id: "p2".into(),
+        ..person()
+    };
+    assert_eq!(
+        f.check(RequestType::Initial, &c, Some(&someone_else), t0()),
+        vec![Reason::PersonNotActive]
+    );
+}
