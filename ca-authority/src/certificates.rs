@@ -117,11 +117,9 @@ impl Authority {
             // whatever the background work has done (SPEC §3.5): the lapse
             // commits with this action's refusal.
             let lapsed = match tx.certificate(serial)? {
-                Some(c) => match c.record.status {
-                    CertificateStatus::Suspended { until } if until <= now => {
-                        self.lapse(tx, serial, &c.record.person_id, Some(until), now)?
-                    }
-                    _ => false,
+                Some(c) => match c.record.lapsed_at(now) {
+                    Some(until) => self.lapse(tx, serial, &c.record.person_id, Some(until), now)?,
+                    None => false,
                 },
                 None => false,
             };

@@ -55,15 +55,15 @@ fn status_of(c: Option<StoredCertificate>, now: DateTime<Utc>) -> Status {
     let Some(c) = c else {
         return Status::Unknown;
     };
+    if let Some(until) = c.record.lapsed_at(now) {
+        return Status::Revoked {
+            at: until,
+            reason: RevocationReason::Unspecified,
+        };
+    }
     match c.record.status {
         CertificateStatus::Signing => Status::Unknown,
         CertificateStatus::Active => Status::Good,
-        // The lapse is a fact of the clock (SPEC §3.5): revoked at the end
-        // of the period, whether or not the background work has run.
-        CertificateStatus::Suspended { until } if until <= now => Status::Revoked {
-            at: until,
-            reason: RevocationReason::Unspecified,
-        },
         CertificateStatus::Suspended { .. } => Status::Revoked {
             at: c.suspended_at.unwrap_or(c.created_at),
             reason: RevocationReason::CertificateHold,

@@ -93,6 +93,16 @@ impl CertificateRecord {
             .then(|| profile.renewal_opens(self.not_before, self.not_after))
     }
 
+    /// When a suspension whose period has ended by `now` lapsed: it is a
+    /// revocation from that moment, whatever the background work has done
+    /// (SPEC §3.4–3.5). `None` unless suspended and over.
+    pub fn lapsed_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self.status {
+            CertificateStatus::Suspended { until } if until <= now => Some(until),
+            _ => None,
+        }
+    }
+
     /// Within its validity period at `now`.
     pub fn is_within_validity(&self, now: DateTime<Utc>) -> bool {
         self.not_before <= now && now <= self.not_after
