@@ -195,16 +195,29 @@ pub async fn delta_crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResul
     Ok(crl_response(&req, &info, der))
 }
 
-/// `GET /health`: liveness and readiness (the database answers).
+/// `GET /health`: readiness — the database answers and the CA key can
+/// sign (its token is there); 503 naming what is not ready.
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let authority = state.authority.clone();
-    let ready = blocking(move || authority.operator_count()).await.is_ok();
-    let body = if ready {
-        serde_json::json!({"status": "ok", "database": "ok"})
-    } else {
-        serde_json::json!({"status": "unavailable", "database": "unreachable"})
-    };
+    let (database, signer) = blocking(move || {
+        Ok((
+            authority.operator_count().is_ok(),
+            authority.ca().check_signer(),
+        ))
+    })
+    .await
+    .unwrap_or((false, Err(ca_core::Error::internal("worker"))));
+    if let Err(e) = &signer {
+        // The details (token, PKCS#11 code) are for the log, not the public.
+        tracing::warn!(error = %e, "health: the CA key cannot sign");
+    }
+    let ready = database && signer.is_ok();
+    let body = serde_json::json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "database": if database { "ok" } else { "unreachable" },
+        "signer": if signer.is_ok() { "ok" } else { "unavailable" },
+    });
     HttpResponse::build(error::health_status(ready)).json(body)
 }
 

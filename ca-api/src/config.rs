@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use ca_core::pkcs11::{PinSource, TokenConfig};
 use clap::Parser;
+use zeroize::Zeroizing;
 
 /// The Client-Bank certification authority server.
 #[derive(Clone, Debug, Parser)]
@@ -35,9 +37,56 @@ pub struct Config {
     /// the public network. Not served when unset.
     #[arg(long, env = "CA_METRICS_LISTEN")]
     pub metrics_listen: Option<String>,
+
+    /// The PKCS#11 module (shared library) of the token that holds the CA
+    /// key, e.g. /usr/lib/softhsm/libsofthsm2.so. Unset: the key is a file
+    /// in the data directory.
+    #[arg(long, env = "CA_PKCS11_MODULE")]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The label of the token that holds the CA key.
+    #[arg(long, env = "CA_PKCS11_TOKEN")]
+    pub pkcs11_token: Option<String>,
+    /// The label of the CA key pair on the token.
+    #[arg(long, env = "CA_PKCS11_KEY_LABEL", default_value = "ca")]
+    pub pkcs11_key_label: String,
+    /// The label of the OCSP responder's key pair on the token.
+    #[arg(long, env = "CA_PKCS11_OCSP_KEY_LABEL", default_value = "ocsp")]
+    pub pkcs11_ocsp_key_label: String,
+    /// A file with the token's user PIN, readable only by its owner
+    /// (alternatively the environment variable CA_PKCS11_PIN).
+    #[arg(long, env = "CA_PKCS11_PIN_FILE")]
+    pub pkcs11_pin_file: Option<PathBuf>,
 }
 
 impl Config {
+    /// The token settings, when the CA key is on a token.
+    pub fn token(&self) -> Result<Option<TokenConfig>, ca_core::Error> {
+        let Some(module) = &self.pkcs11_module else {
+            return Ok(None);
+        };
+        let setting = |m: &str| ca_core::Error::config("settings", "", m);
+        let token_label = self.pkcs11_token.clone().ok_or_else(|| {
+            setting("CA_PKCS11_MODULE is set: set CA_PKCS11_TOKEN (the token's label) too")
+        })?;
+        let pin = match (&self.pkcs11_pin_file, std::env::var("CA_PKCS11_PIN")) {
+            (Some(file), _) => PinSource::File(file.clone()),
+            (None, Ok(pin)) => PinSource::Value(Zeroizing::new(pin)),
+            (None, Err(_)) => {
+                return Err(setting(
+                    "the token's PIN: set CA_PKCS11_PIN_FILE (a file only its owner can read) \
+                     or CA_PKCS11_PIN",
+                ))
+            }
+        };
+        Ok(Some(TokenConfig {
+            module: module.clone(),
+            token_label,
+            pin,
+            // One idle session per worker thread that may sign.
+            sessions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }))
+    }
+
     /// The policies directory: the flag, else `./policies`, else the
     /// repository's `policies/` the binary was built from.
     pub fn policies_dir(&self) -> PathBuf {

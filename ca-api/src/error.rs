@@ -81,6 +81,9 @@ pub fn health_status(ready: bool) -> StatusCode {
     }
 }
 
+/// Seconds a client waits before retrying after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
 /// The status of each kind: exhaustive, so a new kind must be placed here.
 fn status_of(kind: ErrorKind) -> (StatusCode, &'static str) {
     match kind {
@@ -91,6 +94,7 @@ fn status_of(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ErrorKind::SignerUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "signer_unavailable"),
         ErrorKind::Config | ErrorKind::KeyStore | ErrorKind::Internal => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
@@ -109,7 +113,12 @@ impl From<Error> for ApiError {
             .first()
             .cloned()
             .unwrap_or_else(|| generic.to_string());
-        let message = if status.is_server_error() {
+        let message = if e.kind() == ErrorKind::SignerUnavailable {
+            tracing::warn!(error = %e, "the CA key cannot sign");
+            "the CA's signing key cannot be used now (its token is unavailable); nothing \
+             was signed; try again later"
+                .to_string()
+        } else if status.is_server_error() {
             // Details of our own failures go to the log, not to the client.
             tracing::error!(error = %e, "request failed");
             "the server could not complete the request".to_string()
@@ -143,7 +152,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // RFC 9110 §10.2.3: when to try again.
+            response.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        response.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code.clone(),
                 message: self.message.clone(),

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use ca_authority::{Authority, SystemClock};
+use ca_core::pkcs11::Token;
 use ca_core::policy::Policies;
-use ca_core::{keystore, Error};
+use ca_core::signer::CaSigner;
+use ca_core::{keystore, CertificateAuthority, Error, ErrorKind};
 use zeroize::Zeroizing;
 
 use crate::config::Config;
@@ -18,28 +20,18 @@ use ca_authority::passwords;
 /// start do.
 pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
     let policies = Policies::load(&config.policies_dir())?;
-    let passphrase = std::env::var("CA_KEY_PASSPHRASE").ok().map(Zeroizing::new);
-    let (ca, opened) = keystore::open_or_create(
-        &config.data_dir,
-        &policies.ca,
-        passphrase.as_ref().map(|p| p.as_bytes()),
-        chrono::Utc::now(),
-    )?;
-    tracing::info!(?opened, data_dir = %config.data_dir.display(), "CA key store ready");
-    let ocsp_key = keystore::open_or_create_ocsp_key(
-        &config.data_dir,
-        passphrase.as_ref().map(|p| p.as_bytes()),
-    )?;
+    let (ca, ocsp_key) = open_keys(config, &policies)?;
     let url = config.database_url();
-    let authority = Arc::new(
-        Authority::open(
-            &url,
-            Arc::new(ca),
-            Arc::new(policies),
-            Arc::new(SystemClock),
-        )?
-        .with_ocsp_key(Box::new(ocsp_key)),
-    );
+    let mut authority = Authority::open(
+        &url,
+        Arc::new(ca),
+        Arc::new(policies),
+        Arc::new(SystemClock),
+    )?;
+    if let Some(key) = ocsp_key {
+        authority = authority.with_ocsp_key(key);
+    }
+    let authority = Arc::new(authority);
     tracing::info!(
         database = if url.starts_with("postgres") {
             "postgresql"
@@ -48,18 +40,91 @@ pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
         },
         "database ready"
     );
-    let finished = authority.complete_interrupted_issuance()?;
-    if !finished.is_empty() {
-        tracing::warn!(serials = ?finished, "finished issuance interrupted by a crash");
+    // What needs the CA key waits for its token if it is away now: the
+    // background work does it when the token returns.
+    if let Some(finished) = signing(
+        authority.complete_interrupted_issuance(),
+        "finishing issuance",
+    )? {
+        if !finished.is_empty() {
+            tracing::warn!(serials = ?finished, "finished issuance interrupted by a crash");
+        }
     }
     bootstrap_admin(&authority)?;
-    if let Some(serial) = authority.renew_ocsp_responder_if_due()? {
+    if let Some(Some(serial)) = signing(authority.renew_ocsp_responder_if_due(), "OCSP responder")?
+    {
         tracing::info!(%serial, "OCSP responder certificate issued");
     }
-    if let Some(crl) = authority.publish_crl_if_due()? {
+    if let Some(Some(crl)) = signing(authority.publish_crl_if_due(), "CRL publication")? {
         tracing::info!(number = crl.number, "CRL published at start");
     }
     Ok(authority)
+}
+
+/// A start-up step that signs: done, or postponed while the token is away.
+fn signing<T>(result: Result<T, Error>, what: &str) -> Result<Option<T>, Error> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == ErrorKind::SignerUnavailable => {
+            tracing::warn!(error = %e, "{what} postponed: the CA key cannot sign now");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The CA (certificate and key) and the OCSP responder's key: files in the
+/// data directory, or key pairs on a PKCS#11 token.
+fn open_keys(
+    config: &Config,
+    policies: &Policies,
+) -> Result<(CertificateAuthority, Option<Box<dyn CaSigner>>), Error> {
+    let Some(token_config) = config.token()? else {
+        let passphrase = std::env::var("CA_KEY_PASSPHRASE").ok().map(Zeroizing::new);
+        let passphrase = passphrase.as_ref().map(|p| p.as_bytes());
+        let (ca, opened) = keystore::open_or_create(
+            &config.data_dir,
+            &policies.ca,
+            passphrase,
+            chrono::Utc::now(),
+        )?;
+        tracing::info!(?opened, data_dir = %config.data_dir.display(), "CA key store ready");
+        let ocsp = keystore::open_or_create_ocsp_key(&config.data_dir, passphrase)?;
+        return Ok((ca, Some(Box::new(ocsp))));
+    };
+    let token = Token::open(token_config)?;
+    let label = &config.pkcs11_key_label;
+    let (ca, opened) = keystore::open_or_create_on_token(
+        &config.data_dir,
+        &policies.ca,
+        &token,
+        label,
+        chrono::Utc::now(),
+    )?;
+    match ca.check_signer() {
+        Ok(()) => {
+            let facts = token.private_key_facts(label)?;
+            if !facts.never_left_the_token() {
+                tracing::warn!(?facts, key = %label, "the CA key on the token may have been outside it");
+            }
+            tracing::info!(?opened, token = %token.label(), key = %label, "CA key on the token");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, token = %token.label(), "the CA key's token cannot be used now; signing waits for it")
+        }
+    }
+    let ocsp: Option<Box<dyn CaSigner>> = match keystore::open_or_create_ocsp_key_on_token(
+        &token,
+        &config.pkcs11_ocsp_key_label,
+    ) {
+        Ok(key) => Some(Box::new(key)),
+        Err(e) if e.kind() == ErrorKind::SignerUnavailable => {
+            tracing::warn!(error = %e, "OCSP responses are signed by the CA key until a restart finds the token");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    Ok((ca, ocsp))
 }
 
 /// The first start creates `admin` with `CA_BOOTSTRAP_ADMIN_PASSWORD`, or a

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ca_tests::{free_port, text, try_openssl, RunningServer, TestDb};
+use ca_tests::{free_port, text, try_openssl, RunningServer, SoftHsm, TestDb};
 use serde_json::{json, Value};
 
 const SUBJ: &str =
@@ -80,11 +80,28 @@ fn ok(r: (u16, Value), expect: u16) -> Value {
 #[test]
 fn client_software_operators_and_relying_parties_end_to_end() {
     for db in TestDb::all() {
-        run(&db);
+        run(&db, None);
     }
 }
 
-fn run(db: &TestDb) {
+/// The same flow with the CA key and the OCSP responder's key generated on
+/// a SoftHSM2 token at first start (issue 11).
+#[test]
+fn end_to_end_with_the_ca_key_on_a_token() {
+    let hsm = SoftHsm::new();
+    hsm.init_token("CA token");
+    run(&TestDb::sqlite(), Some(&hsm));
+    // The keys are on the token, sensitive and never extractable, as
+    // OpenSC's pkcs11-tool reads them.
+    let out = hsm.pkcs11_tool("CA token", &["--list-objects", "--type", "privkey"]);
+    let listed = text(&out);
+    for label in ["label:      ca", "label:      ocsp"] {
+        assert!(listed.contains(label), "{listed}");
+    }
+    assert_eq!(listed.matches("never extractable").count(), 2, "{listed}");
+}
+
+fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path();
     let data = dir.join("data");
@@ -92,14 +109,28 @@ fn run(db: &TestDb) {
     let port = free_port();
     let metrics_port = free_port();
     let metrics_listen = format!("127.0.0.1:{metrics_port}");
+    let token_env = hsm.map(|h| h.server_env("CA token")).unwrap_or_default();
+    let token_env: Vec<(&str, &str)> = token_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut env = token_env.clone();
+    env.push(("CA_METRICS_LISTEN", &metrics_listen));
     let server = RunningServer::start_with(
         env!("CARGO_BIN_EXE_ca-api").as_ref(),
         &data,
         port,
         pg,
         "Bootstrap1Pass",
-        &[("CA_METRICS_LISTEN", &metrics_listen)],
+        &env,
     );
+    // With a token, no key file is ever written.
+    assert_eq!(
+        data.join("ca.key.pem").exists(),
+        hsm.is_none(),
+        "a key file only without a token"
+    );
+    assert_eq!(data.join("ocsp.key.pem").exists(), hsm.is_none());
     let mut c = Client {
         base: server.url.clone(),
         token: None,
@@ -449,12 +480,13 @@ fn run(db: &TestDb) {
     // Restart on the same data: everything is still there.
     let status = server.stop();
     assert!(status.success(), "clean shutdown on SIGTERM: {status:?}");
-    let server = RunningServer::start(
+    let server = RunningServer::start_with(
         env!("CARGO_BIN_EXE_ca-api").as_ref(),
         &data,
         port,
         pg,
         "Bootstrap1Pass",
+        &token_env,
     );
     let mut c = Client {
         base: server.url.clone(),
@@ -500,6 +532,192 @@ fn run(db: &TestDb) {
         n > crl_number,
         "CRL numbers keep increasing across restarts"
     );
+    assert_eq!(
+        ok(c.json("GET", "/api/v1/admin/audit/verify", None), 200)["ok"],
+        true
+    );
+    assert!(server.stop().success());
+}
+
+/// The token goes away mid-run (its directory is moved, as a removed HSM
+/// or a lost network HSM looks to the module): what needs the key answers
+/// 503 `signer_unavailable` with Retry-After, `/health` says the signer is
+/// unavailable, relying parties are still served; the token comes back and
+/// the service recovers by itself; an issuance cut off by it is finished,
+/// and a restart finds the same CA.
+#[test]
+fn a_token_taken_away_gives_503_and_the_service_recovers() {
+    let hsm = SoftHsm::new();
+    hsm.init_token("CA token");
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path();
+    let data = dir.join("data");
+    let env = hsm.server_env("CA token");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let binary = env!("CARGO_BIN_EXE_ca-api");
+    let port = free_port();
+    let server =
+        RunningServer::start_with(binary.as_ref(), &data, port, None, "Bootstrap1Pass", &env);
+    let mut c = Client {
+        base: server.url.clone(),
+        token: None,
+    };
+    let s = ok(
+        c.json(
+            "POST",
+            "/api/v1/admin/session",
+            Some(json!({"username": "admin", "password": "Bootstrap1Pass"})),
+        ),
+        200,
+    );
+    c.token = s["token"].as_str().map(str::to_string);
+    ok(
+        c.json(
+            "POST",
+            "/api/v1/admin/password",
+            Some(json!({"old_password": "Bootstrap1Pass", "new_password": "Operator1Pass"})),
+        ),
+        204,
+    );
+    let org = ok(c.json("POST", "/api/v1/admin/organizations", Some(json!({
+        "name": "ООО Ромашка", "inn": "7701234567", "ogrn": "1027700132195", "agreement_number": "КБ-17"}))), 201);
+    let until = (chrono::Utc::now() + chrono::Duration::days(300)).to_rfc3339();
+    let person = ok(c.json("POST", "/api/v1/admin/persons", Some(json!({
+        "organization_id": org["id"], "full_name": "Иванов Иван Иванович", "position": "Генеральный директор",
+        "email": "p@romashka.example", "authority_document": "Доверенность 1", "authority_valid_until": until}))), 201);
+    let pid = person["id"].as_str().unwrap().to_string();
+    let out = try_openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-utf8",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "tech.key",
+            "-subj",
+            SUBJ,
+            "-out",
+            "tech.csr.pem",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let csr_pem = std::fs::read_to_string(dir.join("tech.csr.pem")).unwrap();
+    let crl_before = c.bytes("/api/v1/crl");
+
+    // The token goes away.
+    let away = dir.join("tokens-away");
+    std::fs::rename(hsm.tokens_dir(), &away).unwrap();
+    let health = || {
+        let resp = agent().get(format!("{}/health", c.base)).call().unwrap();
+        let status = resp.status().as_u16();
+        let body: Value =
+            serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
+        (status, body)
+    };
+    let (status, body) = health();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["signer"], "unavailable", "{body}");
+    assert_eq!(body["database"], "ok", "{body}");
+    // What signs is refused with the stable code and a time to retry.
+    let resp = agent()
+        .post(format!("{}/api/v1/admin/crl", c.base))
+        .header(
+            "Authorization",
+            format!("Bearer {}", c.token.as_ref().unwrap()),
+        )
+        .send_empty()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 503);
+    assert!(resp.headers().get("retry-after").is_some(), "Retry-After");
+    let body: Value = serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "signer_unavailable", "{body}");
+    let (status, body) = c.json(
+        "POST",
+        &format!("/api/v1/admin/persons/{pid}/technological-certificate"),
+        Some(json!({"csr_pem": csr_pem})),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "signer_unavailable", "{body}");
+    // Relying parties are still served from what is published.
+    assert_eq!(c.bytes("/api/v1/crl"), crl_before);
+    c.bytes("/api/v1/ca/certificate");
+    // Reads of the registry work.
+    ok(
+        c.json("GET", &format!("/api/v1/admin/persons/{pid}"), None),
+        200,
+    );
+
+    // The token comes back: no restart, no operator.
+    std::fs::rename(&away, hsm.tokens_dir()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while health().0 != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recovery: {}",
+            health().1
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    ok(c.json("POST", "/api/v1/admin/crl", None), 201);
+
+    // The issuance the token's absence cut off was recorded before signing
+    // and is finished by the recovery at the next start, with the same CA.
+    let ca_der = c.bytes("/api/v1/ca/certificate");
+    assert!(server.stop().success());
+    let server =
+        RunningServer::start_with(binary.as_ref(), &data, port, None, "Bootstrap1Pass", &env);
+    c.base = server.url.clone();
+    let s = ok(
+        c.json(
+            "POST",
+            "/api/v1/admin/session",
+            Some(json!({"username": "admin", "password": "Operator1Pass"})),
+        ),
+        200,
+    );
+    c.token = s["token"].as_str().map(str::to_string);
+    assert_eq!(
+        c.bytes("/api/v1/ca/certificate"),
+        ca_der,
+        "same CA after restart"
+    );
+    let certs = ok(
+        c.json(
+            "GET",
+            &format!("/api/v1/admin/certificates?person={pid}"),
+            None,
+        ),
+        200,
+    );
+    let certs = certs.as_array().unwrap();
+    assert_eq!(certs.len(), 1, "{certs:?}");
+    assert_eq!(certs[0]["status"], "active", "{certs:?}");
+    std::fs::write(dir.join("ca.der"), &ca_der).unwrap();
+    let serial = certs[0]["serial"].as_str().unwrap();
+    std::fs::write(
+        dir.join("tech.der"),
+        c.bytes(&format!("/api/v1/certificates/{serial}/certificate")),
+    )
+    .unwrap();
+    let out = try_openssl(
+        dir,
+        &["x509", "-inform", "DER", "-in", "ca.der", "-out", "ca.pem"],
+    );
+    assert!(out.status.success());
+    let out = try_openssl(
+        dir,
+        &[
+            "x509", "-inform", "DER", "-in", "tech.der", "-out", "tech.pem",
+        ],
+    );
+    assert!(out.status.success());
+    let out = try_openssl(dir, &["verify", "-CAfile", "ca.pem", "tech.pem"]);
+    assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         ok(c.json("GET", "/api/v1/admin/audit/verify", None), 200)["ok"],
         true

@@ -91,7 +91,14 @@ impl Authority {
         };
         match self.answer(&query) {
             Ok(answer) => answer,
-            Err(e) if e.kind() == ErrorKind::Unavailable => refused(OcspResponseStatus::TryLater),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Unavailable | ErrorKind::SignerUnavailable
+                ) =>
+            {
+                refused(OcspResponseStatus::TryLater)
+            }
             Err(_) => refused(OcspResponseStatus::InternalError),
         }
     }

@@ -248,6 +248,11 @@ impl CertificateAuthority {
         self.signer.as_ref()
     }
 
+    /// Whether the CA key can sign now (its token answers; `/health`).
+    pub fn check_signer(&self) -> Result<()> {
+        self.signer.check()
+    }
+
     /// Signs a text statement with the CA key (the audit trail's
     /// checkpoints, SPEC §7). Only text is accepted: a statement can never
     /// be DER, so its signature cannot stand for a certificate or a CRL.

@@ -229,6 +229,9 @@ pub enum ErrorKind {
     Forbidden,
     /// The database or another needed service cannot be reached; try again.
     Unavailable,
+    /// The CA key cannot be used now (its token is away, the PIN is
+    /// refused, the key is missing); nothing was signed. Try again later.
+    SignerUnavailable,
     /// A failure that is not the caller's fault (encoding our own output, signing).
     Internal,
 }
@@ -302,6 +305,11 @@ impl Error {
     /// An input that is not acceptable as given (bad field values).
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Malformed, message)
+    }
+
+    /// The CA key's token cannot sign now (SPEC §4: 503 `signer_unavailable`).
+    pub fn signer_unavailable(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::SignerUnavailable, message)
     }
 
     /// An internal error (our own encoding or signing failed).

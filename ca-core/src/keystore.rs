@@ -18,8 +18,13 @@ use der::pem::LineEnding;
 use pkcs8::{EncryptedPrivateKeyInfo, SecretDocument};
 use zeroize::Zeroizing;
 
+use std::sync::Arc;
+
+use der::Decode;
+
 use crate::authority::{CertificateAuthority, PublicationUrls};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::pkcs11::{Pkcs11Signer, RsaHash, Token};
 use crate::policy::CaPolicy;
 use crate::signer::SoftwareSigner;
 
@@ -143,6 +148,15 @@ fn load(
     passphrase: Option<&[u8]>,
 ) -> Result<CertificateAuthority> {
     let signer = load_key(key_path, passphrase)?;
+    CertificateAuthority::new(
+        Box::new(signer),
+        read_certificate(cert_path)?,
+        PublicationUrls::from_policy(policy),
+    )
+}
+
+/// Reads the PEM CA certificate.
+fn read_certificate(cert_path: &Path) -> Result<Vec<u8>> {
     let cert_pem = fs::read_to_string(cert_path).map_err(io_error(cert_path))?;
     let (label, cert_der) = der::pem::decode_vec(cert_pem.as_bytes()).map_err(|e| {
         Error::key_store(format!(
@@ -156,11 +170,104 @@ fn load(
             cert_path.display()
         )));
     }
-    CertificateAuthority::new(
-        Box::new(signer),
-        cert_der,
-        PublicationUrls::from_policy(policy),
-    )
+    Ok(cert_der)
+}
+
+/// Writes the CA certificate through a temporary name, so a crash leaves
+/// either no certificate or the whole one.
+fn write_certificate(dir: &Path, der: &[u8]) -> Result<()> {
+    let pem = der::pem::encode_string("CERTIFICATE", LineEnding::LF, der)
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let tmp = dir.join(format!("{CERT_FILE}.tmp"));
+    write_new(&tmp, pem.as_bytes(), 0o644)?;
+    fs::rename(&tmp, dir.join(CERT_FILE)).map_err(io_error(&tmp))
+}
+
+/// Opens the CA whose key is the pair labelled `key_label` on `token`, and
+/// whose certificate is `ca.cert.pem` in `dir`.
+///
+/// - First start (no certificate, no key of that label on the token): the
+///   key pair is generated on the token (sensitive, not extractable) and a
+///   self-signed certificate written.
+/// - A certificate issued by a parent CA for a key made on the token
+///   (`pkcs11-tool --keypairgen`) is installed by putting it at
+///   `ca.cert.pem`.
+/// - A token that cannot be reached at a later start is not fatal: the
+///   public key comes from the certificate, reads are served, and signing
+///   answers `signer_unavailable` until the token returns.
+pub fn open_or_create_on_token(
+    dir: &Path,
+    policy: &CaPolicy,
+    token: &Arc<Token>,
+    key_label: &str,
+    now: DateTime<Utc>,
+) -> Result<(CertificateAuthority, Opened)> {
+    if dir.join(KEY_FILE).exists() {
+        return Err(Error::key_store(format!(
+            "{} exists, but the CA key is configured to be on token {:?}: move the \
+             file away (or stop configuring the token) so there is one CA key",
+            dir.join(KEY_FILE).display(),
+            token.label()
+        )));
+    }
+    let cert_path = dir.join(CERT_FILE);
+    if cert_path.exists() {
+        let cert_der = read_certificate(&cert_path)?;
+        let cert = x509_cert::Certificate::from_der(&cert_der)
+            .map_err(|e| Error::key_store(format!("{}: {e}", cert_path.display())))?;
+        let spki = cert.tbs_certificate.subject_public_key_info;
+        match token.public_key(key_label) {
+            Ok(on_token) if on_token != spki => {
+                return Err(Error::key_store(format!(
+                    "the key labelled {key_label:?} on token {:?} is not the key of {}",
+                    token.label(),
+                    cert_path.display()
+                )))
+            }
+            Ok(_) => {}
+            // Away now: signing waits for it (and checks every signature
+            // against the certificate's key); the server reports it.
+            Err(e) if e.kind() == ErrorKind::SignerUnavailable => {}
+            Err(e) => return Err(e),
+        }
+        let signer = Pkcs11Signer::new(token.clone(), key_label, spki, RsaHash::Sha256)?;
+        return Ok((
+            CertificateAuthority::new(
+                Box::new(signer),
+                cert_der,
+                PublicationUrls::from_policy(policy),
+            )?,
+            Opened::Loaded,
+        ));
+    }
+    if token.has_key(key_label)? {
+        return Err(Error::key_store(format!(
+            "a key labelled {key_label:?} is on token {:?} but {} does not exist: put the \
+             CA certificate for this key there (or delete the key, e.g. with `pkcs11-tool \
+             --delete-object --type privkey --label {key_label}`, if an interrupted first \
+             start left it)",
+            token.label(),
+            cert_path.display()
+        )));
+    }
+    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let spki = token.generate(key_label, policy.key_algorithm)?;
+    let signer = Pkcs11Signer::new(token.clone(), key_label, spki, RsaHash::Sha256)?;
+    let ca = CertificateAuthority::create_self_signed(Box::new(signer), policy, now)?;
+    write_certificate(dir, ca.certificate_der())?;
+    Ok((ca, Opened::Created))
+}
+
+/// The delegated OCSP responder's key on the token (P-256, labelled
+/// `key_label`), generated there on first use.
+pub fn open_or_create_ocsp_key_on_token(
+    token: &Arc<Token>,
+    key_label: &str,
+) -> Result<Pkcs11Signer> {
+    if !token.has_key(key_label)? {
+        token.generate(key_label, crate::policy::CaKeyAlgorithm::EcdsaP256)?;
+    }
+    Pkcs11Signer::open(token.clone(), key_label, RsaHash::Sha256)
 }
 
 /// Reads a PKCS#8 key file (encrypted with `passphrase` or not), refusing

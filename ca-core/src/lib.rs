@@ -32,6 +32,7 @@ pub mod limits;
 pub mod ocsp;
 pub mod oids;
 pub mod pem;
+pub mod pkcs11;
 pub mod policy;
 pub mod profile_kind;
 pub mod records;

@@ -28,6 +28,10 @@ pub trait CaSigner: Send + Sync {
     fn public_key(&self) -> &SubjectPublicKeyInfoOwned;
     /// Signs `message` (the signer hashes it).
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>>;
+    /// Whether the key can sign now (for `/health`); a key in memory always can.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 enum Key {

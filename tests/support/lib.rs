@@ -107,6 +107,25 @@ impl TestCa {
         TestCa { dir, ca, policies }
     }
 
+    /// Creates the CA with its key generated on a PKCS#11 token (labelled
+    /// `key_label`, algorithm `alg`) and writes `ca.pem`.
+    pub fn on_token(
+        token: &std::sync::Arc<ca_core::pkcs11::Token>,
+        key_label: &str,
+        alg: ca_core::policy::CaKeyAlgorithm,
+    ) -> TestCa {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut policies = policies();
+        policies.ca.key_algorithm = alg;
+        let data = dir.path().join("data");
+        let (ca, opened) =
+            keystore::open_or_create_on_token(&data, &policies.ca, token, key_label, Utc::now())
+                .expect("CA on the token");
+        assert_eq!(opened, keystore::Opened::Created);
+        std::fs::copy(data.join(keystore::CERT_FILE), dir.path().join("ca.pem")).unwrap();
+        TestCa { dir, ca, policies }
+    }
+
     /// The working directory.
     pub fn path(&self) -> &Path {
         self.dir.path()
@@ -459,5 +478,104 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Where Debian's `softhsm2` puts its PKCS#11 module (`SOFTHSM2_MODULE`
+/// overrides). The token tests need it: `.ci/run` installs softhsm2.
+pub fn softhsm_module() -> PathBuf {
+    if let Ok(m) = std::env::var("SOFTHSM2_MODULE") {
+        return PathBuf::from(m);
+    }
+    [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .expect("the SoftHSM2 PKCS#11 module is missing: apt-get install softhsm2 (see .ci/run)")
+}
+
+/// A SoftHSM2 token store of the test's own: a configuration file, a token
+/// directory, and initialised tokens made with `softhsm2-util`.
+pub struct SoftHsm {
+    dir: tempfile::TempDir,
+    /// The configuration file (`SOFTHSM2_CONF`).
+    pub conf: PathBuf,
+    /// The PKCS#11 module.
+    pub module: PathBuf,
+    /// The user PIN of every token made here.
+    pub pin: String,
+}
+
+impl SoftHsm {
+    /// A new, empty token store.
+    pub fn new() -> SoftHsm {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        SoftHsm {
+            dir,
+            conf,
+            module: softhsm_module(),
+            pin: "1234-Test".into(),
+        }
+    }
+
+    /// The token directory (move it away to take the tokens away).
+    pub fn tokens_dir(&self) -> PathBuf {
+        self.dir.path().join("tokens")
+    }
+
+    /// Initialises a token labelled `label` in the first free slot.
+    pub fn init_token(&self, label: &str) {
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .args(["--init-token", "--free", "--label", label])
+            .args(["--pin", &self.pin, "--so-pin", "5678-SO"])
+            .output()
+            .expect("softhsm2-util (apt-get install softhsm2)");
+        assert!(out.status.success(), "softhsm2-util: {}", text(&out));
+    }
+
+    /// `pkcs11-tool` (OpenSC) on this store, logged in: the outside view of
+    /// the token.
+    pub fn pkcs11_tool(&self, token: &str, args: &[&str]) -> Output {
+        Command::new("pkcs11-tool")
+            .env("SOFTHSM2_CONF", &self.conf)
+            .arg("--module")
+            .arg(&self.module)
+            .args(["--token-label", token, "--login", "--pin", &self.pin])
+            .args(args)
+            .output()
+            .expect("pkcs11-tool (apt-get install opensc)")
+    }
+
+    /// The server's environment for the CA key on token `label`.
+    pub fn server_env(&self, label: &str) -> Vec<(String, String)> {
+        vec![
+            ("SOFTHSM2_CONF".into(), self.conf.display().to_string()),
+            ("CA_PKCS11_MODULE".into(), self.module.display().to_string()),
+            ("CA_PKCS11_TOKEN".into(), label.into()),
+            ("CA_PKCS11_PIN".into(), self.pin.clone()),
+        ]
+    }
+}
+
+impl Default for SoftHsm {
+    fn default() -> Self {
+        SoftHsm::new()
     }
 }

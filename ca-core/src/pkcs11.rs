@@ -1,0 +1,889 @@
+//! The CA key on a PKCS#11 token (an HSM; SoftHSM2 in the tests), through
+//! the `cryptoki` crate (SPEC §7).
+//!
+//! - [`Token`] is one module and one token: it logs in once, keeps a pool
+//!   of sessions (as many idle ones as there are workers), and when the
+//!   token fails — removed, restarted, sessions lost — it drops every
+//!   session, finalizes the module and connects again on the next use, at
+//!   most once a second. A wrong PIN is never retried with the same PIN
+//!   (tokens lock after a few wrong tries): the PIN file is read again on
+//!   each attempt, so an operator who fixes it needs no restart.
+//! - [`Pkcs11Signer`] is one key pair on the token, found by its label.
+//!   Keys it generates are `CKA_SENSITIVE`, not `CKA_EXTRACTABLE`: the
+//!   private key never exists outside the token. Every signature is checked
+//!   against the public key before it is used, so a wrong key or a faulty
+//!   token cannot put a bad signature into a certificate or a CRL.
+//! - While the token cannot sign, signing fails with
+//!   [`ErrorKind::SignerUnavailable`](crate::ErrorKind::SignerUnavailable)
+//!   (HTTP 503 `signer_unavailable`).
+//!
+//! RSA signs PKCS#1 v1.5 as `CKM_RSA_PKCS` over a DigestInfo hashed here
+//! (every token has that mechanism; only the digest crosses to the token);
+//! ECDSA signs the digest with `CKM_ECDSA` and the raw r‖s is encoded as DER.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use der::asn1::{Any, BitString, ObjectIdentifier, UintRef};
+use der::{Decode, Encode, Sequence};
+use sha2::Digest;
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::oids;
+use crate::policy::CaKeyAlgorithm;
+use crate::signer::CaSigner;
+
+/// Where the PIN comes from.
+#[derive(Clone)]
+pub enum PinSource {
+    /// Given at start (from the environment).
+    Value(Zeroizing<String>),
+    /// A file readable only by its owner, read again at every login.
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for PinSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PinSource::Value(_) => f.write_str("PinSource::Value(…)"),
+            PinSource::File(p) => write!(f, "PinSource::File({})", p.display()),
+        }
+    }
+}
+
+impl PinSource {
+    fn read(&self) -> Result<Zeroizing<String>> {
+        match self {
+            PinSource::Value(v) => Ok(v.clone()),
+            PinSource::File(path) => read_pin_file(path),
+        }
+    }
+}
+
+/// Reads a PIN file, refusing one that others may read.
+fn read_pin_file(path: &Path) -> Result<Zeroizing<String>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| Error::key_store(format!("{}: {e}", path.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::key_store(format!(
+            "{} is readable by others (mode {:o}); run: chmod 600 {}",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )));
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::key_store(format!("{}: {e}", path.display())))?,
+    );
+    Ok(Zeroizing::new(
+        text.trim_end_matches(['\r', '\n']).to_string(),
+    ))
+}
+
+/// How to reach the token.
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    /// The PKCS#11 module (shared library).
+    pub module: PathBuf,
+    /// The token's label.
+    pub token_label: String,
+    /// The user PIN.
+    pub pin: PinSource,
+    /// Idle sessions kept open (the number of workers that sign at once).
+    pub sessions: usize,
+}
+
+/// One logged-in connection to the token; replaced as a whole when the
+/// token fails.
+struct Connection {
+    slot: Slot,
+    idle: Mutex<Vec<Session>>,
+    /// Private key handles by label (valid for this connection only).
+    keys: Mutex<HashMap<String, ObjectHandle>>,
+}
+
+enum State {
+    Connected(Arc<Connection>),
+    Down {
+        error: String,
+        at: Option<Instant>,
+        /// SHA-256 of a PIN the token refused: not tried again.
+        refused_pin: Option<[u8; 32]>,
+    },
+}
+
+/// A PKCS#11 module and one token on it.
+pub struct Token {
+    config: TokenConfig,
+    ctx: Pkcs11,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("module", &self.config.module)
+            .field("token", &self.config.token_label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Time between two attempts to reach a token that failed.
+const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The message of a "key missing" error before the label is added.
+const KEY_MISSING: &str = "the key is not on the token";
+
+fn ck(what: &str) -> impl Fn(CkError) -> Error + '_ {
+    move |e| Error::signer_unavailable(format!("PKCS#11 {what}: {e}"))
+}
+
+impl Token {
+    /// Loads the module. Reaching the token happens on first use, so a
+    /// server can start while its token is away and recover when it comes.
+    pub fn open(config: TokenConfig) -> Result<Arc<Token>> {
+        let ctx = Pkcs11::new(&config.module).map_err(|e| {
+            Error::key_store(format!("PKCS#11 module {}: {e}", config.module.display()))
+        })?;
+        Ok(Arc::new(Token {
+            config,
+            ctx,
+            state: Mutex::new(State::Down {
+                error: "not connected yet".into(),
+                at: None,
+                refused_pin: None,
+            }),
+        }))
+    }
+
+    /// The token's label.
+    pub fn label(&self) -> &str {
+        &self.config.token_label
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current connection, connecting if the last attempt is old enough.
+    fn connection(&self) -> Result<Arc<Connection>> {
+        let mut state = self.state();
+        let refused = match &*state {
+            State::Connected(c) => return Ok(c.clone()),
+            State::Down {
+                error,
+                at: Some(at),
+                ..
+            } if at.elapsed() < RECONNECT_INTERVAL => {
+                return Err(Error::signer_unavailable(error.clone()))
+            }
+            State::Down { refused_pin, .. } => *refused_pin,
+        };
+        match self.connect(refused) {
+            Ok(c) => {
+                let c = Arc::new(c);
+                *state = State::Connected(c.clone());
+                Ok(c)
+            }
+            Err((e, refused_pin)) => {
+                *state = State::Down {
+                    error: e.message().to_string(),
+                    at: Some(Instant::now()),
+                    refused_pin,
+                };
+                Err(e)
+            }
+        }
+    }
+
+    /// Initializes the module, finds the token, opens a session and logs in.
+    #[allow(clippy::result_large_err)]
+    fn connect(
+        &self,
+        refused: Option<[u8; 32]>,
+    ) -> std::result::Result<Connection, (Error, Option<[u8; 32]>)> {
+        let keep = |e: Error| (e, refused);
+        match self
+            .ctx
+            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(keep(ck("C_Initialize")(e))),
+        }
+        let slot = self.find_slot().map_err(keep)?;
+        let session = self
+            .ctx
+            .open_rw_session_no_drop(slot)
+            .map_err(|e| keep(ck("C_OpenSession")(e)))?;
+        let pin = self.config.pin.read().map_err(keep)?;
+        let pin_hash: [u8; 32] = sha2::Sha256::digest(pin.as_bytes()).into();
+        if refused == Some(pin_hash) {
+            return Err(keep(Error::signer_unavailable(format!(
+                "the token {:?} refused this PIN; not trying it again (change the PIN \
+                 file or restart with the right PIN)",
+                self.config.token_label
+            ))));
+        }
+        let auth = AuthPin::from(pin.as_str().to_string());
+        match session.login(UserType::User, Some(&auth)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(CkError::Pkcs11(
+                rv @ (RvError::PinIncorrect | RvError::PinLocked | RvError::PinExpired),
+                _,
+            )) => {
+                return Err((
+                    Error::signer_unavailable(format!(
+                        "the token {:?} refused the PIN: {rv:?}",
+                        self.config.token_label
+                    )),
+                    Some(pin_hash),
+                ))
+            }
+            Err(e) => return Err(keep(ck("C_Login")(e))),
+        }
+        Ok(Connection {
+            slot,
+            idle: Mutex::new(vec![session]),
+            keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn find_slot(&self) -> Result<Slot> {
+        let slots = self
+            .ctx
+            .get_slots_with_initialized_token()
+            .map_err(ck("C_GetSlotList"))?;
+        for slot in slots {
+            let Ok(info) = self.ctx.get_token_info(slot) else {
+                continue;
+            };
+            if info.label().trim_end() == self.config.token_label {
+                return Ok(slot);
+            }
+        }
+        Err(Error::signer_unavailable(format!(
+            "no token labelled {:?} in {}",
+            self.config.token_label,
+            self.config.module.display()
+        )))
+    }
+
+    /// Forgets `failed` (if it is still the current connection) and
+    /// finalizes the module, so the next use starts afresh.
+    fn disconnect(&self, failed: &Arc<Connection>, error: &Error) {
+        let mut state = self.state();
+        if let State::Connected(c) = &*state {
+            if Arc::ptr_eq(c, failed) {
+                let c = c.clone();
+                *state = State::Down {
+                    error: error.message().to_string(),
+                    at: None,
+                    refused_pin: None,
+                };
+                // Sessions first, then the module (C_Finalize), under the
+                // state lock so no connection is being made meanwhile.
+                c.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                // SAFETY of ordering: other threads may still hold sessions
+                // of `c`; after C_Finalize their calls fail and they land here.
+                let _ = finalize(&self.ctx);
+            }
+        }
+    }
+
+    /// Runs `op` on a session of this token; when the token fails, connects
+    /// again once and retries (a lost session is reopened).
+    fn with_session<T>(
+        &self,
+        op: impl Fn(&Connection, &Session) -> Result<T, CkError>,
+    ) -> Result<T> {
+        let mut last = None;
+        for _ in 0..2 {
+            let conn = self.connection()?;
+            let session = {
+                let pooled = conn.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                match pooled {
+                    Some(s) => Ok(s),
+                    // Sessions are closed explicitly, never on drop: after
+                    // a reconnection a stale handle may name a new session.
+                    None => self.ctx.open_rw_session_no_drop(conn.slot),
+                }
+            };
+            let result = session.and_then(|s| match op(&conn, &s) {
+                Ok(v) => Ok((v, s)),
+                Err(e) => {
+                    // A session that merely saw an error stays usable.
+                    if !is_token_fault(&e) {
+                        conn.idle.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+                    }
+                    Err(e)
+                }
+            });
+            match result {
+                Ok((v, s)) => {
+                    let mut idle = conn.idle.lock().unwrap_or_else(|e| e.into_inner());
+                    if idle.len() < self.config.sessions.max(1) {
+                        idle.push(s);
+                    } else {
+                        drop(idle);
+                        let _ = s.close();
+                    }
+                    return Ok(v);
+                }
+                Err(CkError::Pkcs11(RvError::KeyHandleInvalid, Function::FindObjects)) => {
+                    return Err(Error::signer_unavailable(KEY_MISSING))
+                }
+                Err(e) if is_token_fault(&e) => {
+                    let e = ck("operation")(e);
+                    self.disconnect(&conn, &e);
+                    last = Some(e);
+                }
+                Err(e) => return Err(ck("operation")(e)),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::signer_unavailable("the token failed")))
+    }
+
+    /// The private key labelled `label` on this connection.
+    fn private_key(conn: &Connection, s: &Session, label: &str) -> Result<ObjectHandle, CkError> {
+        if let Some(h) = conn
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(label)
+        {
+            return Ok(*h);
+        }
+        let found = s.find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])?;
+        match found.as_slice() {
+            [h] => {
+                conn.keys
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(label.to_string(), *h);
+                Ok(*h)
+            }
+            // Reported as "key missing"; the caller names the label.
+            [] => Err(CkError::Pkcs11(
+                RvError::KeyHandleInvalid,
+                Function::FindObjects,
+            )),
+            _ => Err(CkError::Pkcs11(RvError::KeyNeeded, Function::FindObjects)),
+        }
+    }
+
+    /// Whether a key pair labelled `label` is on the token (its public half
+    /// or its private half).
+    pub fn has_key(&self, label: &str) -> Result<bool> {
+        self.with_session(|_, s| {
+            let found = s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())])?;
+            Ok(!found.is_empty())
+        })
+    }
+
+    /// The public key of the pair labelled `label`, read from its public
+    /// key object.
+    pub fn public_key(&self, label: &str) -> Result<SubjectPublicKeyInfoOwned> {
+        let attrs = self.with_session(|_, s| {
+            let found = s.find_objects(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])?;
+            let Some(h) = found.first() else {
+                return Ok(None);
+            };
+            s.get_attributes(
+                *h,
+                &[
+                    AttributeType::KeyType,
+                    AttributeType::Modulus,
+                    AttributeType::PublicExponent,
+                    AttributeType::EcParams,
+                    AttributeType::EcPoint,
+                ],
+            )
+            .map(Some)
+        })?;
+        let attrs = attrs.ok_or_else(|| {
+            Error::key_store(format!(
+                "no public key labelled {label:?} on token {:?}",
+                self.config.token_label
+            ))
+        })?;
+        spki_from_attributes(&attrs)
+    }
+
+    /// Generates a key pair labelled `label` on the token: the private key
+    /// sensitive, not extractable, usable only to sign.
+    pub fn generate(&self, label: &str, alg: CaKeyAlgorithm) -> Result<SubjectPublicKeyInfoOwned> {
+        if self.has_key(label)? {
+            return Err(Error::key_store(format!(
+                "a key labelled {label:?} is already on token {:?}",
+                self.config.token_label
+            )));
+        }
+        let mut id = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut id).map_err(|_| Error::key_store("CSPRNG failed"))?;
+        let common = |private: bool| {
+            vec![
+                Attribute::Token(true),
+                Attribute::Private(private),
+                Attribute::Label(label.as_bytes().to_vec()),
+                Attribute::Id(id.to_vec()),
+            ]
+        };
+        let mut public = common(false);
+        public.push(Attribute::Verify(true));
+        let mut private = common(true);
+        private.extend([
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Decrypt(false),
+            Attribute::Derive(false),
+        ]);
+        let mechanism = match alg {
+            CaKeyAlgorithm::Rsa2048 | CaKeyAlgorithm::Rsa3072 | CaKeyAlgorithm::Rsa4096 => {
+                let bits: u64 = match alg {
+                    CaKeyAlgorithm::Rsa2048 => 2048,
+                    CaKeyAlgorithm::Rsa3072 => 3072,
+                    _ => 4096,
+                };
+                public.push(Attribute::ModulusBits(bits.into()));
+                public.push(Attribute::PublicExponent(vec![0x01, 0x00, 0x01]));
+                Mechanism::RsaPkcsKeyPairGen
+            }
+            CaKeyAlgorithm::EcdsaP256 | CaKeyAlgorithm::EcdsaP384 => {
+                let curve = if alg == CaKeyAlgorithm::EcdsaP256 {
+                    oids::SECP256R1
+                } else {
+                    oids::SECP384R1
+                };
+                let params = curve.to_der().map_err(|e| Error::internal(e.to_string()))?;
+                public.push(Attribute::EcParams(params));
+                Mechanism::EccKeyPairGen
+            }
+        };
+        self.with_session(|_, s| s.generate_key_pair(&mechanism, &public, &private))?;
+        self.public_key(label)
+    }
+
+    /// What the token says about the private key labelled `label`
+    /// (for start-up checks, operators and tests).
+    pub fn private_key_facts(&self, label: &str) -> Result<KeyFacts> {
+        self.with_session(|conn, s| {
+            let h = Token::private_key(conn, s, label)?;
+            let attrs = s.get_attributes(
+                h,
+                &[
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::AlwaysSensitive,
+                    AttributeType::NeverExtractable,
+                ],
+            )?;
+            let flag = |t: AttributeType| {
+                attrs.iter().any(|a| {
+                    a.attribute_type() == t
+                        && matches!(
+                            a,
+                            Attribute::Sensitive(true)
+                                | Attribute::Extractable(true)
+                                | Attribute::AlwaysSensitive(true)
+                                | Attribute::NeverExtractable(true)
+                        )
+                })
+            };
+            // A sensitive key must not give its private parts away.
+            let readable = s
+                .get_attributes(h, &[AttributeType::PrivateExponent, AttributeType::Value])
+                .map(|v| !v.is_empty())
+                .unwrap_or(false);
+            Ok(KeyFacts {
+                sensitive: flag(AttributeType::Sensitive),
+                extractable: flag(AttributeType::Extractable),
+                always_sensitive: flag(AttributeType::AlwaysSensitive),
+                never_extractable: flag(AttributeType::NeverExtractable),
+                private_value_readable: readable,
+            })
+        })
+        .map_err(|e| self.name_key(e, label))
+    }
+
+    /// Signs with the private key labelled `label`.
+    fn sign_raw(&self, label: &str, mechanism: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
+        self.with_session(|conn, s| {
+            let key = Token::private_key(conn, s, label)?;
+            s.sign(mechanism, key, data)
+        })
+        .map_err(|e| self.name_key(e, label))
+    }
+
+    /// Names the key in a "key missing" error.
+    fn name_key(&self, e: Error, label: &str) -> Error {
+        if e.message() == KEY_MISSING {
+            Error::signer_unavailable(format!(
+                "no private key labelled {label:?} on token {:?}",
+                self.config.token_label
+            ))
+        } else {
+            e
+        }
+    }
+
+    /// Checks that the token answers and the key is there.
+    pub fn check(&self, label: &str) -> Result<()> {
+        self.with_session(|conn, s| {
+            s.get_session_info()?;
+            // Reading an attribute makes the token look at the key itself.
+            let key = Token::private_key(conn, s, label)?;
+            s.get_attributes(key, &[AttributeType::Sign]).map(|_| ())
+        })
+        .map_err(|e| self.name_key(e, label))
+    }
+}
+
+fn finalize(ctx: &Pkcs11) -> Result<(), CkError> {
+    ctx.clone().finalize()
+}
+
+/// Errors after which the connection is not trusted any more.
+fn is_token_fault(e: &CkError) -> bool {
+    match e {
+        CkError::Pkcs11(rv, _) => matches!(
+            rv,
+            RvError::DeviceRemoved
+                | RvError::DeviceError
+                | RvError::DeviceMemory
+                | RvError::TokenNotPresent
+                | RvError::TokenNotRecognized
+                | RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::SessionCount
+                | RvError::UserNotLoggedIn
+                | RvError::CryptokiNotInitialized
+                | RvError::ObjectHandleInvalid
+                | RvError::KeyHandleInvalid
+                | RvError::GeneralError
+                | RvError::FunctionFailed
+                | RvError::SlotIdInvalid
+        ),
+        _ => false,
+    }
+}
+
+/// The attributes that show a private key cannot leave the token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyFacts {
+    /// CKA_SENSITIVE.
+    pub sensitive: bool,
+    /// CKA_EXTRACTABLE.
+    pub extractable: bool,
+    /// CKA_ALWAYS_SENSITIVE.
+    pub always_sensitive: bool,
+    /// CKA_NEVER_EXTRACTABLE.
+    pub never_extractable: bool,
+    /// Whether the token handed out CKA_PRIVATE_EXPONENT or CKA_VALUE.
+    pub private_value_readable: bool,
+}
+
+impl KeyFacts {
+    /// Generated on the token and never able to leave it.
+    pub fn never_left_the_token(&self) -> bool {
+        self.sensitive
+            && !self.extractable
+            && self.always_sensitive
+            && self.never_extractable
+            && !self.private_value_readable
+    }
+}
+
+#[derive(Sequence)]
+struct RsaPublicKey<'a> {
+    modulus: UintRef<'a>,
+    public_exponent: UintRef<'a>,
+}
+
+fn spki_from_attributes(attrs: &[Attribute]) -> Result<SubjectPublicKeyInfoOwned> {
+    let bad = |m: &str| Error::key_store(format!("the token's public key: {m}"));
+    let get = |t: AttributeType| attrs.iter().find(|a| a.attribute_type() == t);
+    match get(AttributeType::KeyType) {
+        Some(Attribute::KeyType(k)) if *k == KeyType::RSA => {
+            let (Some(Attribute::Modulus(n)), Some(Attribute::PublicExponent(e))) = (
+                get(AttributeType::Modulus),
+                get(AttributeType::PublicExponent),
+            ) else {
+                return Err(bad("RSA without modulus or exponent"));
+            };
+            let key = RsaPublicKey {
+                modulus: UintRef::new(n).map_err(|e| bad(&e.to_string()))?,
+                public_exponent: UintRef::new(e).map_err(|e| bad(&e.to_string()))?,
+            };
+            let der = key.to_der().map_err(|e| bad(&e.to_string()))?;
+            Ok(SubjectPublicKeyInfoOwned {
+                algorithm: AlgorithmIdentifierOwned {
+                    oid: oids::RSA_ENCRYPTION,
+                    parameters: Some(Any::null()),
+                },
+                subject_public_key: BitString::from_bytes(&der).map_err(|e| bad(&e.to_string()))?,
+            })
+        }
+        Some(Attribute::KeyType(k)) if *k == KeyType::EC => {
+            let (Some(Attribute::EcParams(params)), Some(Attribute::EcPoint(point))) =
+                (get(AttributeType::EcParams), get(AttributeType::EcPoint))
+            else {
+                return Err(bad("EC without parameters or point"));
+            };
+            let curve = ObjectIdentifier::from_der(params)
+                .map_err(|_| bad("EC parameters are not a named curve"))?;
+            let len = match curve {
+                oids::SECP256R1 => 65,
+                oids::SECP384R1 => 97,
+                other => return Err(bad(&format!("curve {other} is not supported"))),
+            };
+            // CKA_EC_POINT is a DER OCTET STRING; some tokens give it raw.
+            let raw = if point.len() == len && point[0] == 4 {
+                point.clone()
+            } else {
+                der::asn1::OctetString::from_der(point)
+                    .map_err(|_| bad("EC point is not an OCTET STRING"))?
+                    .into_bytes()
+            };
+            if raw.len() != len || raw[0] != 4 {
+                return Err(bad("EC point is not uncompressed"));
+            }
+            Ok(SubjectPublicKeyInfoOwned {
+                algorithm: AlgorithmIdentifierOwned {
+                    oid: oids::EC_PUBLIC_KEY,
+                    parameters: Some(Any::encode_from(&curve).map_err(|e| bad(&e.to_string()))?),
+                },
+                subject_public_key: BitString::from_bytes(&raw).map_err(|e| bad(&e.to_string()))?,
+            })
+        }
+        _ => Err(bad("neither RSA nor EC")),
+    }
+}
+
+/// The hash an RSA key signs with (PKCS#1 v1.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RsaHash {
+    /// sha256WithRSAEncryption.
+    Sha256,
+    /// sha384WithRSAEncryption.
+    Sha384,
+    /// sha512WithRSAEncryption.
+    Sha512,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Scheme {
+    Rsa(RsaHash),
+    EcdsaP256,
+    EcdsaP384,
+}
+
+/// DER DigestInfo prefixes (RFC 8017 §9.2, note 1).
+const SHA256_PREFIX: &[u8] = &[
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+const SHA384_PREFIX: &[u8] = &[
+    0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
+    0x00, 0x04, 0x30,
+];
+const SHA512_PREFIX: &[u8] = &[
+    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
+    0x00, 0x04, 0x40,
+];
+
+/// A key pair on a token, used as the CA's (or the OCSP responder's) key.
+pub struct Pkcs11Signer {
+    token: Arc<Token>,
+    label: String,
+    spki: SubjectPublicKeyInfoOwned,
+    scheme: Scheme,
+    verifier: aws_lc_rs::signature::UnparsedPublicKey<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Pkcs11Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Signer")
+            .field("token", &self.token.label())
+            .field("key", &self.label)
+            .field("scheme", &self.scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pkcs11Signer {
+    /// The key pair labelled `label` whose public key is `spki` (from the
+    /// token or from the CA certificate, so a server can start while the
+    /// token is away).
+    pub fn new(
+        token: Arc<Token>,
+        label: &str,
+        spki: SubjectPublicKeyInfoOwned,
+        rsa_hash: RsaHash,
+    ) -> Result<Self> {
+        use aws_lc_rs::signature as sig;
+        let (scheme, alg): (Scheme, &'static dyn sig::VerificationAlgorithm) =
+            match spki.algorithm.oid {
+                oids::RSA_ENCRYPTION => (
+                    Scheme::Rsa(rsa_hash),
+                    match rsa_hash {
+                        RsaHash::Sha256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                        RsaHash::Sha384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                        RsaHash::Sha512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                    },
+                ),
+                oids::EC_PUBLIC_KEY => match spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .map(|p| p.decode_as::<ObjectIdentifier>())
+                {
+                    Some(Ok(oids::SECP256R1)) => (Scheme::EcdsaP256, &sig::ECDSA_P256_SHA256_ASN1),
+                    Some(Ok(oids::SECP384R1)) => (Scheme::EcdsaP384, &sig::ECDSA_P384_SHA384_ASN1),
+                    _ => {
+                        return Err(Error::key_store(
+                            "the token's EC key is not on P-256 or P-384",
+                        ))
+                    }
+                },
+                other => {
+                    return Err(Error::key_store(format!(
+                        "key algorithm {other} is not supported"
+                    )))
+                }
+            };
+        let verifier =
+            sig::UnparsedPublicKey::new(alg, spki.subject_public_key.raw_bytes().to_vec());
+        Ok(Pkcs11Signer {
+            token,
+            label: label.to_string(),
+            spki,
+            scheme,
+            verifier,
+        })
+    }
+
+    /// Opens the key pair labelled `label`, reading its public key from the token.
+    pub fn open(token: Arc<Token>, label: &str, rsa_hash: RsaHash) -> Result<Self> {
+        let spki = token.public_key(label)?;
+        Pkcs11Signer::new(token, label, spki, rsa_hash)
+    }
+
+    /// The token.
+    pub fn token(&self) -> &Arc<Token> {
+        &self.token
+    }
+}
+
+impl CaSigner for Pkcs11Signer {
+    fn algorithm(&self) -> AlgorithmIdentifierOwned {
+        match self.scheme {
+            Scheme::Rsa(h) => AlgorithmIdentifierOwned {
+                oid: match h {
+                    RsaHash::Sha256 => oids::SHA256_WITH_RSA,
+                    RsaHash::Sha384 => oids::SHA384_WITH_RSA,
+                    RsaHash::Sha512 => oids::SHA512_WITH_RSA,
+                },
+                parameters: Some(Any::null()),
+            },
+            Scheme::EcdsaP256 => AlgorithmIdentifierOwned {
+                oid: oids::ECDSA_WITH_SHA256,
+                parameters: None,
+            },
+            Scheme::EcdsaP384 => AlgorithmIdentifierOwned {
+                oid: oids::ECDSA_WITH_SHA384,
+                parameters: None,
+            },
+        }
+    }
+
+    fn public_key(&self) -> &SubjectPublicKeyInfoOwned {
+        &self.spki
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let signature = match self.scheme {
+            Scheme::Rsa(h) => {
+                let mut info = Vec::with_capacity(83);
+                match h {
+                    RsaHash::Sha256 => {
+                        info.extend_from_slice(SHA256_PREFIX);
+                        info.extend_from_slice(&sha2::Sha256::digest(message));
+                    }
+                    RsaHash::Sha384 => {
+                        info.extend_from_slice(SHA384_PREFIX);
+                        info.extend_from_slice(&sha2::Sha384::digest(message));
+                    }
+                    RsaHash::Sha512 => {
+                        info.extend_from_slice(SHA512_PREFIX);
+                        info.extend_from_slice(&sha2::Sha512::digest(message));
+                    }
+                }
+                self.token
+                    .sign_raw(&self.label, &Mechanism::RsaPkcs, &info)?
+            }
+            Scheme::EcdsaP256 => {
+                let digest = sha2::Sha256::digest(message);
+                let raw = self
+                    .token
+                    .sign_raw(&self.label, &Mechanism::Ecdsa, &digest)?;
+                p256::ecdsa::Signature::from_slice(&raw)
+                    .map_err(|_| {
+                        Error::signer_unavailable("the token's ECDSA signature is malformed")
+                    })?
+                    .to_der()
+                    .as_bytes()
+                    .to_vec()
+            }
+            Scheme::EcdsaP384 => {
+                let digest = sha2::Sha384::digest(message);
+                let raw = self
+                    .token
+                    .sign_raw(&self.label, &Mechanism::Ecdsa, &digest)?;
+                p384::ecdsa::Signature::from_slice(&raw)
+                    .map_err(|_| {
+                        Error::signer_unavailable("the token's ECDSA signature is malformed")
+                    })?
+                    .to_der()
+                    .as_bytes()
+                    .to_vec()
+            }
+        };
+        // A signature that does not verify under the certificate's key
+        // (another key under this label, a faulty token) is never used.
+        self.verifier.verify(message, &signature).map_err(|_| {
+            Error::signer_unavailable(format!(
+                "the signature made with key {:?} on token {:?} does not verify under the \
+                 CA certificate's public key",
+                self.label,
+                self.token.label()
+            ))
+        })?;
+        Ok(signature)
+    }
+
+    fn check(&self) -> Result<()> {
+        self.token.check(&self.label)
+    }
+}
