@@ -241,3 +241,27 @@ fn rsa_signs_with_sha256_sha384_and_sha512() {
         assert_eq!(sig.len(), 256, "{hash:?}");
     }
 }
+
+#[test]
+fn the_pin_file_must_be_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pin");
+    std::fs::write(&file, format!("{}\n", hsm().pin)).unwrap();
+    let open = || {
+        Token::open(TokenConfig {
+            module: hsm().module.clone(),
+            token_label: "restart".into(),
+            pin: PinSource::File(file.clone()),
+            sessions: 1,
+        })
+        .unwrap()
+    };
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = open().has_key("ca").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SignerUnavailable, "{e}");
+    assert!(e.message().contains("readable by others"), "{e}");
+    // Owner-only, with the trailing newline an editor leaves: accepted.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    open().has_key("ca").unwrap();
+}

@@ -36,6 +36,7 @@ pub struct Metrics {
     crl_number: Gauge<i64, std::sync::atomic::AtomicI64>,
     crl_next_update: Gauge<i64, std::sync::atomic::AtomicI64>,
     ready: Gauge<i64, std::sync::atomic::AtomicI64>,
+    signer_up: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -60,6 +61,7 @@ impl Metrics {
         let crl_number = Gauge::default();
         let crl_next_update = Gauge::default();
         let ready = Gauge::default();
+        let signer_up = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route pattern, method and status",
@@ -85,6 +87,11 @@ impl Metrics {
             "1 when the database answers, else 0",
             ready.clone(),
         );
+        registry.register(
+            "signer_up",
+            "1 when the CA key can sign (its token answers), else 0",
+            signer_up.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -92,6 +99,7 @@ impl Metrics {
             crl_number,
             crl_next_update,
             ready,
+            signer_up,
         }
     }
 
@@ -124,6 +132,8 @@ impl Metrics {
             Err(_) => 0,
         };
         self.ready.set(ready);
+        self.signer_up
+            .set(i64::from(authority.ca().check_signer().is_ok()));
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

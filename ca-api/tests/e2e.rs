@@ -461,6 +461,7 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
         "route=\"/api/v1/requests/{id}/certificate\"",
         "ca_crl_number ",
         "ca_ready 1",
+        "ca_signer_up 1",
     ] {
         assert!(scraped.contains(expected), "{expected} in\n{scraped}");
     }
@@ -553,7 +554,18 @@ fn a_token_taken_away_gives_503_and_the_service_recovers() {
     let dir = work.path();
     let data = dir.join("data");
     let env = hsm.server_env("CA token");
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let metrics_listen = format!("127.0.0.1:{}", free_port());
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    env.push(("CA_METRICS_LISTEN", &metrics_listen));
+    let scrape = || {
+        agent()
+            .get(format!("http://{metrics_listen}/metrics"))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap()
+    };
     let binary = env!("CARGO_BIN_EXE_ca-api");
     let port = free_port();
     let server =
@@ -623,6 +635,7 @@ fn a_token_taken_away_gives_503_and_the_service_recovers() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["signer"], "unavailable", "{body}");
     assert_eq!(body["database"], "ok", "{body}");
+    assert!(scrape().contains("ca_signer_up 0"));
     // What signs is refused with the stable code and a time to retry.
     let resp = agent()
         .post(format!("{}/api/v1/admin/crl", c.base))
@@ -664,6 +677,7 @@ fn a_token_taken_away_gives_503_and_the_service_recovers() {
         std::thread::sleep(Duration::from_millis(200));
     }
     ok(c.json("POST", "/api/v1/admin/crl", None), 201);
+    assert!(scrape().contains("ca_signer_up 1"));
 
     // The issuance the token's absence cut off was recorded before signing
     // and is finished by the recovery at the next start, with the same CA.

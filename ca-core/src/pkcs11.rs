@@ -230,7 +230,12 @@ impl Token {
             .ctx
             .open_rw_session_no_drop(slot)
             .map_err(|e| keep(ck("C_OpenSession")(e)))?;
-        let pin = self.config.pin.read().map_err(keep)?;
+        // A PIN file that cannot be read now may be fixed without a restart.
+        let pin = self
+            .config
+            .pin
+            .read()
+            .map_err(|e| keep(Error::signer_unavailable(e.message())))?;
         let pin_hash: [u8; 32] = sha2::Sha256::digest(pin.as_bytes()).into();
         if refused == Some(pin_hash) {
             return Err(keep(Error::signer_unavailable(format!(
