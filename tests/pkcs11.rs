@@ -19,7 +19,7 @@ use zeroize::Zeroizing;
 /// Tokens of one process: the module reads `SOFTHSM2_CONF` once, at its
 /// first `C_Initialize`, so every token is made before any test opens one.
 /// (A process logs in once per token, so the wrong-PIN token has no other user.)
-const TOKENS: [&str; 7] = [
+const TOKENS: [&str; 8] = [
     "gen",
     "ca-rsa",
     "ca-p256",
@@ -27,6 +27,7 @@ const TOKENS: [&str; 7] = [
     "restart",
     "refusals",
     "wrong-pin",
+    "pin-file",
 ];
 
 fn hsm() -> &'static SoftHsm {
@@ -92,10 +93,9 @@ fn keys_generated_on_the_token_never_leave_it() {
             .find(|l| l.contains("Usage:"))
             .unwrap_or_default();
         assert!(usage.contains("sign"), "{usage}");
-        assert!(
-            !usage.contains("decrypt") && !usage.contains("derive"),
-            "{usage}"
-        );
+        for other in ["decrypt", "unwrap", "derive"] {
+            assert!(!usage.contains(other), "{usage}");
+        }
         // A second key under the same label is refused.
         let again = t.generate(label, alg).unwrap_err();
         assert_eq!(again.kind(), ErrorKind::KeyStore, "{again}");
@@ -251,7 +251,7 @@ fn the_pin_file_must_be_readable_by_its_owner_only() {
     let open = || {
         Token::open(TokenConfig {
             module: hsm().module.clone(),
-            token_label: "restart".into(),
+            token_label: "pin-file".into(),
             pin: PinSource::File(file.clone()),
             sessions: 1,
         })
@@ -261,7 +261,37 @@ fn the_pin_file_must_be_readable_by_its_owner_only() {
     let e = open().has_key("ca").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::SignerUnavailable, "{e}");
     assert!(e.message().contains("readable by others"), "{e}");
-    // Owner-only, with the trailing newline an editor leaves: accepted.
+    // Owner-only with a wrong PIN: refused by the token (this token has no
+    // other user in this process, so the login is really checked).
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    open().has_key("ca").unwrap();
+    std::fs::write(&file, "wrong\n").unwrap();
+    let e = open().has_key("ca").unwrap_err();
+    assert!(e.message().contains("refused the PIN"), "{e}");
+    // Owner-only, the right PIN with the trailing newline an editor leaves:
+    // accepted.
+    std::fs::write(&file, format!("{}\n", hsm().pin)).unwrap();
+    assert!(!open().has_key("ca").unwrap());
+}
+
+/// A later start while the token is away (here: no token of that label)
+/// still opens the CA from its certificate; signing waits for the token.
+#[test]
+fn a_start_with_the_token_away_serves_and_waits() {
+    let present = token("restart");
+    let t = TestCa::on_token(&present, "away-test", CaKeyAlgorithm::EcdsaP256);
+    let away = token("no-such-token");
+    let (ca, opened) = keystore::open_or_create_on_token(
+        &t.path().join("data"),
+        &t.policies.ca,
+        &away,
+        "away-test",
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(opened, Opened::Loaded);
+    assert_eq!(ca.certificate_der(), t.ca.certificate_der());
+    let e = ca.check_signer().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SignerUnavailable, "{e}");
+    let e = ca.sign_statement("checkpoint").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::SignerUnavailable, "{e}");
 }

@@ -25,7 +25,11 @@ fn records_deleted_below_a_checkpoint_are_reported() {
         assert_eq!(last.records, report.records as i64, "the head is covered");
 
         // The newest rows deleted: the chain alone still verifies …
-        let mut conn = ca_store::db::open_pool(&db.url).unwrap().get().unwrap();
+        let mut conn = ca_store::db::open_pools(&db.url)
+            .unwrap()
+            .write
+            .get()
+            .unwrap();
         let cut = last.records - 3;
         diesel::sql_query(format!("DELETE FROM audit WHERE seq > {cut}"))
             .execute(&mut *conn)
@@ -44,7 +48,11 @@ fn a_forged_or_edited_checkpoint_is_reported() {
         let w = World::new(db);
         w.reg.publish_crl("registrar").unwrap();
         assert!(w.reg.verify_audit().unwrap().ok);
-        let mut conn = ca_store::db::open_pool(&db.url).unwrap().get().unwrap();
+        let mut conn = ca_store::db::open_pools(&db.url)
+            .unwrap()
+            .write
+            .get()
+            .unwrap();
         // Someone moves the checkpoint down to hide a deletion.
         diesel::sql_query("UPDATE audit_checkpoints SET records = records - 1")
             .execute(&mut *conn)

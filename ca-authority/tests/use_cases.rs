@@ -722,7 +722,11 @@ fn an_edited_audit_row_is_named_by_verification() {
         w.technological("tech", &w.person);
         let report = w.reg.verify_audit().unwrap();
         assert!(report.ok && report.records >= 4, "{report:?}");
-        let mut conn = ca_store::db::open_pool(&db.url).unwrap().get().unwrap();
+        let mut conn = ca_store::db::open_pools(&db.url)
+            .unwrap()
+            .write
+            .get()
+            .unwrap();
         diesel::sql_query("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
             .execute(&mut *conn)
             .unwrap();

@@ -23,10 +23,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
@@ -108,9 +109,103 @@ pub struct TokenConfig {
     pub sessions: usize,
 }
 
+/// A loaded PKCS#11 module, one per library path in the process: its
+/// initialization is process-wide, so every token on it shares this.
+struct Module {
+    ctx: Pkcs11,
+    /// Whether the module is initialized; held (shared) by every call into
+    /// the module, and exclusively by `C_Initialize` and `C_Finalize`, so
+    /// neither runs under a call in flight or beside the other.
+    guard: RwLock<bool>,
+    /// When `C_Initialize` last failed (tried again at most once a second).
+    init_failed: Mutex<Option<(Instant, String)>>,
+    /// Bumped by every `C_Finalize`: connections made before are stale
+    /// (their session and object handles may name new objects now).
+    generation: AtomicU64,
+}
+
+impl Module {
+    /// The module at `path`, loaded once per process.
+    fn load(path: &Path) -> Result<Arc<Module>> {
+        static MODULES: OnceLock<Mutex<HashMap<PathBuf, Arc<Module>>>> = OnceLock::new();
+        let mut modules = MODULES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(m) = modules.get(path) {
+            return Ok(m.clone());
+        }
+        let ctx = Pkcs11::new(path)
+            .map_err(|e| Error::key_store(format!("PKCS#11 module {}: {e}", path.display())))?;
+        let module = Arc::new(Module {
+            ctx,
+            guard: RwLock::new(false),
+            init_failed: Mutex::new(None),
+            generation: AtomicU64::new(0),
+        });
+        modules.insert(path.to_path_buf(), module.clone());
+        Ok(module)
+    }
+
+    /// The shared guard over an initialized module, initializing it first
+    /// (exclusively) when needed.
+    fn shared(&self) -> Result<RwLockReadGuard<'_, bool>> {
+        for _ in 0..3 {
+            {
+                let shared = self.guard.read().unwrap_or_else(|e| e.into_inner());
+                if *shared {
+                    return Ok(shared);
+                }
+            }
+            let mut exclusive = self.guard.write().unwrap_or_else(|e| e.into_inner());
+            if *exclusive {
+                continue;
+            }
+            let mut failed = self.init_failed.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, error)) = &*failed {
+                if at.elapsed() < RECONNECT_INTERVAL {
+                    return Err(Error::signer_unavailable(error.clone()));
+                }
+            }
+            match self
+                .ctx
+                .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            {
+                Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {
+                    *failed = None;
+                    *exclusive = true;
+                }
+                Err(e) => {
+                    let e = ck("C_Initialize")(e);
+                    *failed = Some((Instant::now(), e.message().to_string()));
+                    return Err(e);
+                }
+            }
+        }
+        Err(Error::signer_unavailable(
+            "the PKCS#11 module was finalized again and again; try later",
+        ))
+    }
+
+    /// Finalizes the module once no call is in flight, so the next use
+    /// initializes it afresh (a module may read its slots only then).
+    fn reinitialize(&self, seen: u64) {
+        let mut exclusive = self.guard.write().unwrap_or_else(|e| e.into_inner());
+        // Someone else did it meanwhile.
+        if !*exclusive || self.generation.load(Ordering::SeqCst) != seen {
+            return;
+        }
+        let _ = self.ctx.clone().finalize();
+        *exclusive = false;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// One logged-in connection to the token; replaced as a whole when the
 /// token fails.
 struct Connection {
+    /// The module generation it was made in.
+    generation: u64,
     slot: Slot,
     idle: Mutex<Vec<Session>>,
     /// Private key handles by label (valid for this connection only).
@@ -127,10 +222,10 @@ enum State {
     },
 }
 
-/// A PKCS#11 module and one token on it.
+/// A token on a PKCS#11 module.
 pub struct Token {
     config: TokenConfig,
-    ctx: Pkcs11,
+    module: Arc<Module>,
     state: Mutex<State>,
 }
 
@@ -146,23 +241,42 @@ impl std::fmt::Debug for Token {
 /// Time between two attempts to reach a token that failed.
 const RECONNECT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The message of a "key missing" error before the label is added.
+/// The messages of key errors before the label is added.
 const KEY_MISSING: &str = "the key is not on the token";
+const KEY_AMBIGUOUS: &str = "several keys have the label";
 
 fn ck(what: &str) -> impl Fn(CkError) -> Error + '_ {
     move |e| Error::signer_unavailable(format!("PKCS#11 {what}: {e}"))
 }
 
+/// What an operation on a session can end in besides its value.
+enum OpError {
+    /// The module said no.
+    Ck(CkError),
+    /// No private key under the label (the session is fine).
+    KeyMissing,
+    /// More than one private key under the label.
+    KeyAmbiguous,
+}
+
+impl From<CkError> for OpError {
+    fn from(e: CkError) -> Self {
+        OpError::Ck(e)
+    }
+}
+
+/// A failed connection attempt: the error, a PIN the token refused, and
+/// whether the module should be finalized before the next attempt.
+type ConnectError = (Error, Option<[u8; 32]>, bool);
+
 impl Token {
-    /// Loads the module. Reaching the token happens on first use, so a
-    /// server can start while its token is away and recover when it comes.
+    /// Loads the module (once per process). Reaching the token happens on
+    /// first use, so a server can start while its token is away and recover
+    /// when it comes.
     pub fn open(config: TokenConfig) -> Result<Arc<Token>> {
-        let ctx = Pkcs11::new(&config.module).map_err(|e| {
-            Error::key_store(format!("PKCS#11 module {}: {e}", config.module.display()))
-        })?;
         Ok(Arc::new(Token {
+            module: Module::load(&config.module)?,
             config,
-            ctx,
             state: Mutex::new(State::Down {
                 error: "not connected yet".into(),
                 at: None,
@@ -180,70 +294,73 @@ impl Token {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The current connection, connecting if the last attempt is old enough.
-    fn connection(&self) -> Result<Arc<Connection>> {
+    /// The current connection, connecting if the last attempt is old
+    /// enough. Called with the module's shared guard held. The flag of an
+    /// error asks for the module to be finalized.
+    fn connection(&self) -> std::result::Result<Arc<Connection>, (Error, bool)> {
         let mut state = self.state();
+        let generation = self.module.generation.load(Ordering::SeqCst);
         let refused = match &*state {
-            State::Connected(c) => return Ok(c.clone()),
+            State::Connected(c) if c.generation == generation => return Ok(c.clone()),
+            // The module was finalized (for another token, or this one):
+            // sessions and handles are gone; connect again at once.
+            State::Connected(_) => None,
             State::Down {
                 error,
                 at: Some(at),
                 ..
             } if at.elapsed() < RECONNECT_INTERVAL => {
-                return Err(Error::signer_unavailable(error.clone()))
+                return Err((Error::signer_unavailable(error.clone()), false))
             }
             State::Down { refused_pin, .. } => *refused_pin,
         };
-        match self.connect(refused) {
+        match self.connect(refused, generation) {
             Ok(c) => {
                 let c = Arc::new(c);
                 *state = State::Connected(c.clone());
                 Ok(c)
             }
-            Err((e, refused_pin)) => {
+            Err((e, refused_pin, reinitialize)) => {
                 *state = State::Down {
                     error: e.message().to_string(),
                     at: Some(Instant::now()),
                     refused_pin,
                 };
-                Err(e)
+                Err((e, reinitialize))
             }
         }
     }
 
-    /// Initializes the module, finds the token, opens a session and logs in.
-    #[allow(clippy::result_large_err)]
+    /// Reads the PIN, finds the token on the initialized module, opens a
+    /// session and logs in. A failure closes what it opened.
     fn connect(
         &self,
         refused: Option<[u8; 32]>,
-    ) -> std::result::Result<Connection, (Error, Option<[u8; 32]>)> {
-        let keep = |e: Error| (e, refused);
-        match self
-            .ctx
-            .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        {
-            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-            Err(e) => return Err(keep(ck("C_Initialize")(e))),
-        }
-        let slot = self.find_slot().map_err(keep)?;
-        let session = self
-            .ctx
-            .open_rw_session_no_drop(slot)
-            .map_err(|e| keep(ck("C_OpenSession")(e)))?;
+        generation: u64,
+    ) -> std::result::Result<Connection, ConnectError> {
         // A PIN file that cannot be read now may be fixed without a restart.
         let pin = self
             .config
             .pin
             .read()
-            .map_err(|e| keep(Error::signer_unavailable(e.message())))?;
+            .map_err(|e| (Error::signer_unavailable(e.message()), refused, false))?;
         let pin_hash: [u8; 32] = sha2::Sha256::digest(pin.as_bytes()).into();
         if refused == Some(pin_hash) {
-            return Err(keep(Error::signer_unavailable(format!(
+            let e = Error::signer_unavailable(format!(
                 "the token {:?} refused this PIN; not trying it again (change the PIN \
                  file or restart with the right PIN)",
                 self.config.token_label
-            ))));
+            ));
+            return Err((e, refused, false));
         }
+        // Not found: the module may list only the tokens it saw at
+        // C_Initialize, so it is finalized before the next attempt.
+        let slot = self.find_slot().map_err(|e| (e, refused, true))?;
+        let session = self
+            .module
+            .ctx
+            .open_rw_session_no_drop(slot)
+            .map_err(|e| (ck("C_OpenSession")(e), refused, true))?;
         let auth = AuthPin::from(pin.as_str().to_string());
         match session.login(UserType::User, Some(&auth)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
@@ -251,17 +368,20 @@ impl Token {
                 rv @ (RvError::PinIncorrect | RvError::PinLocked | RvError::PinExpired),
                 _,
             )) => {
-                return Err((
-                    Error::signer_unavailable(format!(
-                        "the token {:?} refused the PIN: {rv:?}",
-                        self.config.token_label
-                    )),
-                    Some(pin_hash),
-                ))
+                let _ = session.close();
+                let e = Error::signer_unavailable(format!(
+                    "the token {:?} refused the PIN: {rv:?}",
+                    self.config.token_label
+                ));
+                return Err((e, Some(pin_hash), false));
             }
-            Err(e) => return Err(keep(ck("C_Login")(e))),
+            Err(e) => {
+                let _ = session.close();
+                return Err((ck("C_Login")(e), refused, true));
+            }
         }
         Ok(Connection {
+            generation,
             slot,
             idle: Mutex::new(vec![session]),
             keys: Mutex::new(HashMap::new()),
@@ -269,12 +389,12 @@ impl Token {
     }
 
     fn find_slot(&self) -> Result<Slot> {
-        let slots = self
-            .ctx
+        let ctx = &self.module.ctx;
+        let slots = ctx
             .get_slots_with_initialized_token()
             .map_err(ck("C_GetSlotList"))?;
         for slot in slots {
-            let Ok(info) = self.ctx.get_token_info(slot) else {
+            let Ok(info) = ctx.get_token_info(slot) else {
                 continue;
             };
             if info.label().trim_end() == self.config.token_label {
@@ -291,80 +411,104 @@ impl Token {
     /// Forgets `failed` (if it is still the current connection) and
     /// finalizes the module, so the next use starts afresh.
     fn disconnect(&self, failed: &Arc<Connection>, error: &Error) {
-        let mut state = self.state();
-        if let State::Connected(c) = &*state {
-            if Arc::ptr_eq(c, failed) {
-                let c = c.clone();
-                *state = State::Down {
-                    error: error.message().to_string(),
-                    at: None,
-                    refused_pin: None,
-                };
-                // Sessions first, then the module (C_Finalize), under the
-                // state lock so no connection is being made meanwhile.
-                c.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
-                // SAFETY of ordering: other threads may still hold sessions
-                // of `c`; after C_Finalize their calls fail and they land here.
-                let _ = finalize(&self.ctx);
+        {
+            let mut state = self.state();
+            if let State::Connected(c) = &*state {
+                if Arc::ptr_eq(c, failed) {
+                    // Its sessions are closed by C_Finalize, never on drop.
+                    c.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                    *state = State::Down {
+                        error: error.message().to_string(),
+                        at: None,
+                        refused_pin: None,
+                    };
+                }
             }
         }
+        self.module.reinitialize(failed.generation);
     }
 
-    /// Runs `op` on a session of this token; when the token fails, connects
-    /// again once and retries (a lost session is reopened).
-    fn with_session<T>(
+    /// Runs `op` on a session of this token. When the token fails, connects
+    /// again and retries once if `retry` (a lost session is reopened).
+    fn on_session<T>(
         &self,
-        op: impl Fn(&Connection, &Session) -> Result<T, CkError>,
+        retry: bool,
+        op: impl Fn(&Connection, &Session) -> Result<T, OpError>,
     ) -> Result<T> {
+        let attempts = if retry { 2 } else { 1 };
         let mut last = None;
-        for _ in 0..2 {
-            let conn = self.connection()?;
-            let session = {
+        for _ in 0..attempts {
+            let (conn, result) = {
+                let shared = self.module.shared()?;
+                let conn = match self.connection() {
+                    Ok(c) => c,
+                    Err((e, reinitialize)) => {
+                        let seen = self.module.generation.load(Ordering::SeqCst);
+                        drop(shared);
+                        if reinitialize {
+                            self.module.reinitialize(seen);
+                        }
+                        return Err(e);
+                    }
+                };
                 let pooled = conn.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                match pooled {
+                // Sessions are closed explicitly, never on drop: a stale
+                // handle could name a session of a later connection.
+                let session = match pooled {
                     Some(s) => Ok(s),
-                    // Sessions are closed explicitly, never on drop: after
-                    // a reconnection a stale handle may name a new session.
-                    None => self.ctx.open_rw_session_no_drop(conn.slot),
-                }
+                    None => self.module.ctx.open_rw_session_no_drop(conn.slot),
+                };
+                let result = match session {
+                    Err(e) => Err(OpError::Ck(e)),
+                    Ok(s) => {
+                        let result = op(&conn, &s);
+                        let healthy = !matches!(&result, Err(OpError::Ck(e)) if is_token_fault(e));
+                        let mut idle = conn.idle.lock().unwrap_or_else(|e| e.into_inner());
+                        if healthy && idle.len() < self.config.sessions.max(1) {
+                            idle.push(s);
+                        } else if healthy {
+                            drop(idle);
+                            let _ = s.close();
+                        }
+                        // A faulty session is left to C_Finalize.
+                        result
+                    }
+                };
+                (conn, result)
             };
-            let result = session.and_then(|s| match op(&conn, &s) {
-                Ok(v) => Ok((v, s)),
-                Err(e) => {
-                    // A session that merely saw an error stays usable.
-                    if !is_token_fault(&e) {
-                        conn.idle.lock().unwrap_or_else(|e| e.into_inner()).push(s);
-                    }
-                    Err(e)
-                }
-            });
             match result {
-                Ok((v, s)) => {
-                    let mut idle = conn.idle.lock().unwrap_or_else(|e| e.into_inner());
-                    if idle.len() < self.config.sessions.max(1) {
-                        idle.push(s);
-                    } else {
-                        drop(idle);
-                        let _ = s.close();
-                    }
-                    return Ok(v);
-                }
-                Err(CkError::Pkcs11(RvError::KeyHandleInvalid, Function::FindObjects)) => {
-                    return Err(Error::signer_unavailable(KEY_MISSING))
-                }
-                Err(e) if is_token_fault(&e) => {
+                Ok(v) => return Ok(v),
+                Err(OpError::KeyMissing) => return Err(Error::signer_unavailable(KEY_MISSING)),
+                Err(OpError::KeyAmbiguous) => return Err(Error::signer_unavailable(KEY_AMBIGUOUS)),
+                Err(OpError::Ck(e)) if is_token_fault(&e) => {
                     let e = ck("operation")(e);
                     self.disconnect(&conn, &e);
                     last = Some(e);
                 }
-                Err(e) => return Err(ck("operation")(e)),
+                Err(OpError::Ck(e)) => return Err(ck("operation")(e)),
             }
         }
         Err(last.unwrap_or_else(|| Error::signer_unavailable("the token failed")))
     }
 
+    /// [`on_session`](Self::on_session) with one retry after a reconnection.
+    fn with_session<T>(
+        &self,
+        op: impl Fn(&Connection, &Session) -> Result<T, OpError>,
+    ) -> Result<T> {
+        self.on_session(true, op)
+    }
+
+    /// The private keys labelled `label`.
+    fn private_keys(s: &Session, label: &str) -> Result<Vec<ObjectHandle>, CkError> {
+        s.find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+    }
+
     /// The private key labelled `label` on this connection.
-    fn private_key(conn: &Connection, s: &Session, label: &str) -> Result<ObjectHandle, CkError> {
+    fn private_key(conn: &Connection, s: &Session, label: &str) -> Result<ObjectHandle, OpError> {
         if let Some(h) = conn
             .keys
             .lock()
@@ -373,11 +517,7 @@ impl Token {
         {
             return Ok(*h);
         }
-        let found = s.find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ])?;
-        match found.as_slice() {
+        match Token::private_keys(s, label)?.as_slice() {
             [h] => {
                 conn.keys
                     .lock()
@@ -385,22 +525,14 @@ impl Token {
                     .insert(label.to_string(), *h);
                 Ok(*h)
             }
-            // Reported as "key missing"; the caller names the label.
-            [] => Err(CkError::Pkcs11(
-                RvError::KeyHandleInvalid,
-                Function::FindObjects,
-            )),
-            _ => Err(CkError::Pkcs11(RvError::KeyNeeded, Function::FindObjects)),
+            [] => Err(OpError::KeyMissing),
+            _ => Err(OpError::KeyAmbiguous),
         }
     }
 
-    /// Whether a key pair labelled `label` is on the token (its public half
-    /// or its private half).
+    /// Whether a private key labelled `label` is on the token.
     pub fn has_key(&self, label: &str) -> Result<bool> {
-        self.with_session(|_, s| {
-            let found = s.find_objects(&[Attribute::Label(label.as_bytes().to_vec())])?;
-            Ok(!found.is_empty())
-        })
+        self.with_session(|_, s| Ok(!Token::private_keys(s, label)?.is_empty()))
     }
 
     /// The public key of the pair labelled `label`, read from its public
@@ -414,7 +546,7 @@ impl Token {
             let Some(h) = found.first() else {
                 return Ok(None);
             };
-            s.get_attributes(
+            Ok(Some(s.get_attributes(
                 *h,
                 &[
                     AttributeType::KeyType,
@@ -423,8 +555,7 @@ impl Token {
                     AttributeType::EcParams,
                     AttributeType::EcPoint,
                 ],
-            )
-            .map(Some)
+            )?))
         })?;
         let attrs = attrs.ok_or_else(|| {
             Error::key_store(format!(
@@ -436,7 +567,7 @@ impl Token {
     }
 
     /// Generates a key pair labelled `label` on the token: the private key
-    /// sensitive, not extractable, usable only to sign.
+    /// sensitive, not extractable, not modifiable, usable only to sign.
     pub fn generate(&self, label: &str, alg: CaKeyAlgorithm) -> Result<SubjectPublicKeyInfoOwned> {
         if self.has_key(label)? {
             return Err(Error::key_store(format!(
@@ -455,13 +586,20 @@ impl Token {
             ]
         };
         let mut public = common(false);
-        public.push(Attribute::Verify(true));
+        public.extend([
+            Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
+        ]);
         let mut private = common(true);
         private.extend([
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
+            Attribute::Modifiable(false),
             Attribute::Sign(true),
+            Attribute::SignRecover(false),
             Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
             Attribute::Derive(false),
         ]);
         let mechanism = match alg {
@@ -486,7 +624,20 @@ impl Token {
                 Mechanism::EccKeyPairGen
             }
         };
-        self.with_session(|_, s| s.generate_key_pair(&mechanism, &public, &private))?;
+        // Once: a retry after a fault could leave two pairs under the label.
+        self.on_session(false, |_, s| {
+            s.generate_key_pair(&mechanism, &public, &private)?;
+            // Another process may have made one at the same moment: keep
+            // none of ours then, and say so.
+            if Token::private_keys(s, label)?.len() > 1 {
+                for h in s.find_objects(&[Attribute::Id(id.to_vec())])? {
+                    s.destroy_object(h)?;
+                }
+                return Err(OpError::KeyAmbiguous);
+            }
+            Ok(())
+        })
+        .map_err(|e| self.name_key(e, label))?;
         self.public_key(label)
     }
 
@@ -536,20 +687,23 @@ impl Token {
     fn sign_raw(&self, label: &str, mechanism: &Mechanism, data: &[u8]) -> Result<Vec<u8>> {
         self.with_session(|conn, s| {
             let key = Token::private_key(conn, s, label)?;
-            s.sign(mechanism, key, data)
+            Ok(s.sign(mechanism, key, data)?)
         })
         .map_err(|e| self.name_key(e, label))
     }
 
-    /// Names the key in a "key missing" error.
+    /// Names the key in a "key missing" or "key ambiguous" error.
     fn name_key(&self, e: Error, label: &str) -> Error {
-        if e.message() == KEY_MISSING {
-            Error::signer_unavailable(format!(
-                "no private key labelled {label:?} on token {:?}",
-                self.config.token_label
-            ))
-        } else {
-            e
+        let token = &self.config.token_label;
+        match e.message() {
+            KEY_MISSING => Error::signer_unavailable(format!(
+                "no private key labelled {label:?} on token {token:?}"
+            )),
+            KEY_AMBIGUOUS => Error::signer_unavailable(format!(
+                "more than one private key labelled {label:?} on token {token:?}: remove all \
+                 but the CA's (pkcs11-tool --list-objects shows their ids)"
+            )),
+            _ => e,
         }
     }
 
@@ -559,14 +713,11 @@ impl Token {
             s.get_session_info()?;
             // Reading an attribute makes the token look at the key itself.
             let key = Token::private_key(conn, s, label)?;
-            s.get_attributes(key, &[AttributeType::Sign]).map(|_| ())
+            s.get_attributes(key, &[AttributeType::Sign])?;
+            Ok(())
         })
         .map_err(|e| self.name_key(e, label))
     }
-}
-
-fn finalize(ctx: &Pkcs11) -> Result<(), CkError> {
-    ctx.clone().finalize()
 }
 
 /// Errors after which the connection is not trusted any more.

@@ -44,29 +44,69 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
     }
 }
 
-/// Opens a pool on `url` (`postgres://…`, `sqlite://path`, or a file path)
-/// and runs pending migrations.
-pub fn open_pool(url: &str) -> Result<Pool<ConnectionManager<AnyConnection>>> {
+/// SQLite read connections: the same settings, and no writes by mistake.
+#[derive(Debug)]
+struct SqliteReader;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteReader {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> std::result::Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA query_only = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// The pools of a database: writes, and reads beside them.
+pub struct Pools {
+    /// Connections for write transactions.
+    pub write: Pool<ConnectionManager<AnyConnection>>,
+    /// Connections for reads (for PostgreSQL the same pool).
+    pub read: Pool<ConnectionManager<AnyConnection>>,
+}
+
+/// Read connections of SQLite beside its one writer (issue 10: readers never
+/// wait for the writer; WAL gives each read its own snapshot).
+const SQLITE_READERS: u32 = 4;
+
+/// Opens the pools on `url` (`postgres://…`, `sqlite://path`, or a file
+/// path) and runs pending migrations.
+pub fn open_pools(url: &str) -> Result<Pools> {
     let is_pg = url.starts_with("postgres://") || url.starts_with("postgresql://");
     let url = url.strip_prefix("sqlite://").unwrap_or(url);
-    let manager = ConnectionManager::<AnyConnection>::new(url);
-    let builder = Pool::builder().connection_timeout(Duration::from_secs(10));
-    // One SQLite connection: SQLite has one writer anyway, and a single
-    // connection makes in-process writes queue instead of fail.
-    let pool = if is_pg {
-        builder.max_size(8).build(manager)
-    } else {
-        builder
-            .max_size(1)
-            .connection_customizer(Box::new(SqliteSetup))
-            .build(manager)
+    let unavailable =
+        |e: diesel::r2d2::PoolError| Error::new(ErrorKind::Unavailable, format!("database: {e}"));
+    let builder = || Pool::builder().connection_timeout(Duration::from_secs(10));
+    if is_pg {
+        let pool = builder()
+            .max_size(8)
+            .build(ConnectionManager::<AnyConnection>::new(url))
+            .map_err(unavailable)?;
+        run_migrations(&mut *pool.get().map_err(unavailable)?)?;
+        return Ok(Pools {
+            write: pool.clone(),
+            read: pool,
+        });
     }
-    .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))?;
-    let mut conn = pool
-        .get()
-        .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))?;
-    run_migrations(&mut conn)?;
-    Ok(pool)
+    // One SQLite writer: SQLite has one writer anyway, and a single
+    // connection makes in-process writes queue instead of fail.
+    let write = builder()
+        .max_size(1)
+        .connection_customizer(Box::new(SqliteSetup))
+        .build(ConnectionManager::<AnyConnection>::new(url))
+        .map_err(unavailable)?;
+    // Migrated (and switched to WAL) before any reader opens.
+    run_migrations(&mut *write.get().map_err(unavailable)?)?;
+    let read = builder()
+        .max_size(SQLITE_READERS)
+        .min_idle(Some(1))
+        .connection_customizer(Box::new(SqliteReader))
+        .build(ConnectionManager::<AnyConnection>::new(url))
+        .map_err(unavailable)?;
+    Ok(Pools { write, read })
 }
 
 fn run_migrations(conn: &mut AnyConnection) -> Result<()> {

@@ -38,10 +38,13 @@ pub use requests::{Application, ApplicationOutcome, RequestDecision};
 use crate::db::db_error;
 use crate::schema::store_lock;
 
-/// The database: a pool of connections and the write discipline.
+/// The database: pools of connections and the write discipline.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<ConnectionManager<AnyConnection>>,
+    /// Reads go here, so they never queue behind a write (SQLite: its own
+    /// connections in WAL mode; PostgreSQL: the same pool).
+    read_pool: Pool<ConnectionManager<AnyConnection>>,
 }
 
 /// One transaction (or, for reads, one connection): every storage
@@ -69,8 +72,10 @@ impl Store {
     /// Opens the database at `url` (`postgres://…`, `sqlite://path` or a
     /// file path), migrating it.
     pub fn open(url: &str) -> Result<Store> {
+        let pools = db::open_pools(url)?;
         Ok(Store {
-            pool: db::open_pool(url)?,
+            pool: pools.write,
+            read_pool: pools.read,
         })
     }
 
@@ -80,9 +85,13 @@ impl Store {
             .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))
     }
 
-    /// Runs `f` on one connection, outside a write transaction.
+    /// Runs `f` on one read connection, outside any write transaction:
+    /// it sees what is committed and never waits for a writer.
     pub fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
+        let mut conn = self
+            .read_pool
+            .get()
+            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))?;
         f(&mut Tx { c: &mut conn })
     }
 
