@@ -89,6 +89,19 @@ pub fn tick(authority: &Authority, hooks: &Webhooks) {
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "CRL publication failed"),
     }
+    // Changes not yet published: a publication that failed, or one a crash
+    // (of this instance or another) interrupted.
+    match authority.publish_pending() {
+        Ok(Some(crl)) => {
+            tracing::info!(
+                number = crl.number,
+                entries = crl.entries,
+                "pending changes published"
+            )
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "CRL publication of pending changes failed"),
+    }
     match authority.due_notifications(50) {
         Ok(list) => {
             for n in list.into_iter().filter(|n| n.webhook_url.is_some()) {

@@ -58,6 +58,13 @@ pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
     if let Some(Some(crl)) = signing(authority.publish_crl_if_due(), "CRL publication")? {
         tracing::info!(number = crl.number, "CRL published at start");
     }
+    // Changes a crash kept from being published (issue 10).
+    if let Some(Some(crl)) = signing(authority.publish_pending(), "CRL publication")? {
+        tracing::warn!(
+            number = crl.number,
+            "published changes an interruption had left"
+        );
+    }
     Ok(authority)
 }
 
@@ -153,6 +160,8 @@ fn bootstrap_admin(authority: &Authority) -> Result<(), Error> {
 
 /// Serves until SIGINT/SIGTERM, then stops cleanly.
 pub async fn serve(config: Config, authority: Arc<Authority>) -> std::io::Result<()> {
+    // Revocations return after their commit; CRLs follow on this thread.
+    authority.start_publisher();
     let state = web::Data::new(AppState::new(authority.clone()));
     let max_body = config.max_body;
     let secret = std::env::var("CA_WEBHOOK_SECRET").ok().map(Zeroizing::new);

@@ -144,7 +144,22 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
     // The CA certificate, as a relying party fetches it.
     std::fs::write(dir.join("ca.der"), c.bytes("/api/v1/ca/certificate")).unwrap();
     openssl(&["x509", "-inform", "DER", "-in", "ca.der", "-out", "ca.pem"]);
+    // After a change the CRL follows within seconds (published after the
+    // commit, off the request, issue 10): a relying party fetches the next
+    // one once its number has moved past the last one seen.
+    let last_crl = std::cell::Cell::new(0u64);
     let fetch_crl = |c: &Client, name: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (_, info) = c.json("GET", "/api/v1/admin/crl", None);
+            let number = info["number"].as_u64().unwrap_or(0);
+            if number > last_crl.get() {
+                last_crl.set(number);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "no new CRL: {info}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
         std::fs::write(dir.join(name), c.bytes("/api/v1/crl")).unwrap();
         let pem = format!("{name}.pem");
         openssl(&["crl", "-inform", "DER", "-in", name, "-out", &pem]);
@@ -325,6 +340,11 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
     let next_id = v["id"].as_str().unwrap().to_string();
 
     // suspension: certificateHold on the CRL, verification fails …
+    last_crl.set(
+        ok(c.json("GET", "/api/v1/admin/crl", None), 200)["number"]
+            .as_u64()
+            .unwrap(),
+    );
     ok(
         c.json(
             "POST",

@@ -112,19 +112,14 @@ impl Authority {
             limits::line("person_id", who, limits::NAME)?;
         }
         let now = self.now();
-        self.store.write_verdict(|tx| {
+        self.write_verdict(|tx| {
             // A suspension whose period has ended is revoked at that moment,
             // whatever the background work has done (SPEC §3.5): the lapse
-            // commits with this action's refusal.
-            let lapsed = match tx.certificate(serial)? {
-                Some(c) => match c.record.lapsed_at(now) {
-                    Some(until) => self.lapse(tx, serial, &c.record.person_id, Some(until), now)?,
-                    None => false,
-                },
-                None => false,
-            };
-            if lapsed {
-                self.publish_after_change(tx, "system", now)?;
+            // commits with this action's refusal (and is published after it).
+            if let Some(c) = tx.certificate(serial)? {
+                if let Some(until) = c.record.lapsed_at(now) {
+                    self.lapse(tx, serial, &c.record.person_id, Some(until), now)?;
+                }
             }
             let stored = tx
                 .certificate(serial)?
@@ -248,7 +243,6 @@ impl Authority {
             {
                 self.revoke_rotations_of(tx, actor, serial, now)?;
             }
-            self.publish_after_change(tx, actor, now)?;
             Ok(Ok(next))
         })
     }
@@ -320,15 +314,12 @@ impl Authority {
     /// revoked by exactly one transaction (compare-and-set under the lock).
     pub fn lapse_suspensions(&self) -> Result<Vec<String>> {
         let now = self.now();
-        self.store.write(|tx| {
+        self.write(|tx| {
             let mut revoked = Vec::new();
             for (serial, person, until) in tx.lapsed_suspensions(now)? {
                 if self.lapse(tx, &serial, &person, until, now)? {
                     revoked.push(serial);
                 }
-            }
-            if !revoked.is_empty() {
-                self.publish_after_change(tx, "system", now)?;
             }
             Ok(revoked)
         })
@@ -375,6 +366,8 @@ pub(crate) fn record_change(
     details: serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    // What a CRL must now reflect: published after the commit (issue 10).
+    tx.record_crl_change(serial, now)?;
     tx.audit(
         now,
         Event {

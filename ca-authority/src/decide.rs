@@ -138,7 +138,7 @@ impl Authority {
         let object = format!("request:{id}");
         self.recording(actor, "request.approve", object, || {
             let now = self.now();
-            let reservation = self.store.write_verdict(|tx| {
+            let reservation = self.write_verdict(|tx| {
                 let r = load(tx, id)?;
                 next_status(&r, RequestEvent::Reserved)?;
                 let person = match &r.person_id {
@@ -280,7 +280,7 @@ impl Authority {
                 limits::text("comment", text, limits::COMMENT)?;
             }
             let now = self.now();
-            self.store.write(|tx| {
+            self.write(|tx| {
                 let r = load(tx, id)?;
                 self.record_rejection(tx, actor, &r, RequestEvent::Reject, &codes, comment, now)?;
                 load(tx, id)
@@ -298,7 +298,7 @@ impl Authority {
         let object = format!("request:{id}");
         self.recording(actor, "request.confirm_act", object, || {
             let now = self.now();
-            self.store.write_verdict(|tx| {
+            self.write_verdict(|tx| {
                 let r = load(tx, id)?;
                 let to = next_status(&r, RequestEvent::ActConfirmed)?;
                 if let Err(refusal) = check_act_fingerprint(fingerprint, &r.key_sha256) {
@@ -391,7 +391,7 @@ impl Authority {
         if due.is_empty() {
             return Ok(Vec::new());
         }
-        self.store.write(|tx| {
+        self.write(|tx| {
             let mut expired = Vec::new();
             for stale in due {
                 let Some(r) = tx.request(&stale.id)? else {

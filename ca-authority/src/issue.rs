@@ -143,7 +143,7 @@ impl Authority {
             .map_err(|e| Error::internal(format!("stored TBS: {e}")))?;
         let der = self.ca.sign_certificate(&tbs)?;
         let now = self.now();
-        self.store.write(|tx| {
+        self.write(|tx| {
             if !tx.store_signed(&r.serial, &der)? {
                 return tx
                     .certificate_der(&r.serial)?

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use ca_core::clock::Clock;
 use ca_core::policy::Policies;
 use ca_core::{CertificateAuthority, Result};
-use ca_store::Store;
+use ca_store::{Store, Tx};
 
 pub use ca_core::clock::{ManualClock, SystemClock};
 pub use ca_store::{Notification, StoredCrl};
@@ -51,6 +51,9 @@ pub struct Authority {
     crl_cache: std::sync::Mutex<[Option<publish::ServedCrl>; 2]>,
     ocsp_key: Option<Box<dyn ca_core::signer::CaSigner>>,
     ocsp_responder: std::sync::RwLock<Option<ocsp::DelegatedResponder>>,
+    /// Wakes the publisher thread after a change commits; unset: changes
+    /// are published by the committing thread, after its commit.
+    publisher: std::sync::OnceLock<std::sync::mpsc::SyncSender<()>>,
 }
 
 impl Authority {
@@ -71,6 +74,7 @@ impl Authority {
             crl_cache: Default::default(),
             ocsp_key: None,
             ocsp_responder: Default::default(),
+            publisher: Default::default(),
         })
     }
 
@@ -81,6 +85,77 @@ impl Authority {
     pub fn with_ocsp_key(mut self, key: Box<dyn ca_core::signer::CaSigner>) -> Self {
         self.ocsp_key = Some(key);
         self
+    }
+
+    /// A write transaction of a use case; a change of certificate status it
+    /// recorded is published after the commit, outside the lock.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let result = self.store.write(f);
+        self.after_write();
+        result
+    }
+
+    /// [`write`](Self::write) for operations whose refusal is committed
+    /// and then reported (`ca_store::Store::write_verdict`).
+    pub(crate) fn write_verdict<T>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<Result<T>>,
+    ) -> Result<T> {
+        let result = self.store.write_verdict(f);
+        self.after_write();
+        result
+    }
+
+    fn after_write(&self) {
+        if !self.store.take_crl_changed() {
+            return;
+        }
+        match self.publisher.get() {
+            // The publisher thread coalesces a burst of changes.
+            Some(wake) => {
+                let _ = wake.try_send(());
+            }
+            None => {
+                if let Err(e) = self.publish_pending() {
+                    tracing::warn!(error = %e, "publication after a change failed; the background work retries it");
+                }
+            }
+        }
+    }
+
+    /// Publishes changes on a thread of their own (the server): the request
+    /// that revoked returns after its commit, and the CRLs follow within the
+    /// time it takes to build them; changes made meanwhile are published
+    /// together. The thread ends with the authority.
+    pub fn start_publisher(self: &Arc<Self>) {
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        if self.publisher.set(wake).is_err() {
+            return;
+        }
+        let authority = Arc::downgrade(self);
+        let spawned = std::thread::Builder::new()
+            .name("crl-publisher".into())
+            .spawn(move || {
+                while woken.recv().is_ok() {
+                    let Some(authority) = authority.upgrade() else {
+                        break;
+                    };
+                    if let Err(e) = authority.publish_pending() {
+                        tracing::warn!(error = %e, "publication failed; the background work retries it");
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "no publisher thread; changes are published by the background work");
+        }
+    }
+
+    /// Leaves changes to [`publish_pending`](Self::publish_pending) alone
+    /// (called by the background work): for tests of what a crash between
+    /// a change and its publication leaves.
+    pub fn defer_publication(&self) {
+        let (wake, _) = std::sync::mpsc::sync_channel::<()>(1);
+        let _ = self.publisher.set(wake);
     }
 
     /// The CA's public side (certificate, name, URLs).

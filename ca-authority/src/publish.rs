@@ -1,10 +1,9 @@
-//! CRL publication (SPEC §7): numbers strictly increasing across restarts
-//! and instances (taken under the store lock), the stored CRL replaced
-//! atomically (a new row in the same transaction as the change it reflects),
-//! republished before nextUpdate and after every revocation, suspension and
-//! resumption.
+//! CRL publication (SPEC §7, issue 10): numbers strictly increasing across
+//! restarts and instances (allocated under the store lock), CRLs built and
+//! signed outside the lock and stored only if newest, republished before
+//! nextUpdate and after every revocation, suspension and resumption — whose
+//! transactions only record the change (O(1) under the lock).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,7 +12,7 @@ use ca_core::api::CrlInfo;
 use ca_core::crl::{CrlParams, RevocationReason, RevokedEntry};
 use ca_core::serial::parse_serial_hex;
 use ca_core::{Error, Result};
-use ca_store::{CrlKind, Event, Listed, NewCrl, Outcome, StoredCrl, Tx};
+use ca_store::{CrlKind, DeltaEntry, Event, Listed, NewCrl, Outcome, StoredCrl, Tx};
 
 use crate::Authority;
 
@@ -36,34 +35,161 @@ fn entry_of(l: Listed) -> std::result::Result<RevokedEntry, String> {
     })
 }
 
+fn info_of(crl: &NewCrl) -> CrlInfo {
+    CrlInfo {
+        number: crl.number,
+        this_update: crl.this_update,
+        next_update: crl.next_update,
+        entries: crl.entries,
+    }
+}
+
 /// A CRL as served: its facts and its DER, shared by every download.
 pub type ServedCrl = (CrlInfo, Arc<[u8]>);
 
+/// What a publication makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// A new base CRL and its (empty) delta, now.
+    Base,
+    /// The same, when none exists or the current base nears its nextUpdate.
+    BaseIfDue,
+    /// A full CRL and the delta on the current base, when a recorded change
+    /// is not reflected yet.
+    Pending,
+}
+
+/// How long an instance building a base CRL keeps others from starting
+/// one (far longer than a build; a claimant that died frees it then).
+const BASE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Numbers and coverage taken under the lock, before anything is built.
+struct Allocation {
+    full: u64,
+    delta: u64,
+    /// The highest change the CRLs reflect.
+    covers: i64,
+    /// The base the delta is on: its number and the change it covers.
+    base: Option<(u64, i64)>,
+}
+
 impl Authority {
-    /// Numbers, signs and stores a CRL (full, or delta on `base`) inside the
-    /// caller's transaction, which holds the store lock: the number is the
-    /// next of the one sequence full and delta CRLs share.
-    fn sign_and_store<I>(
+    /// Publishes (SPEC §7, issue 10): numbers and coverage are taken in a
+    /// short transaction under the store lock; the CRLs are built and
+    /// signed outside it, from reads that see at least every change up to
+    /// the coverage; then each is stored only if still the newest of its
+    /// kind (another instance may have been quicker). Nothing here holds
+    /// the lock while a CRL is built or signed.
+    fn publish(&self, plan: Plan, actor: &str) -> Result<Option<CrlInfo>> {
+        let now = self.now();
+        let overlap = self.policies.ca.crl_overlap;
+        let allocation = self.store.write(|tx| {
+            let latest_base = tx.latest_base_crl()?;
+            match plan {
+                Plan::Pending if !tx.crl_publication_pending()? => return Ok(None),
+                Plan::BaseIfDue => {
+                    let fresh = latest_base
+                        .as_ref()
+                        .is_some_and(|b| now < b.next_update - overlap);
+                    // Another instance is building one.
+                    if fresh || now < tx.base_crl_claimed_until()? {
+                        return Ok(None);
+                    }
+                }
+                _ => {}
+            }
+            if plan != Plan::Pending {
+                tx.claim_base_crl(now + BASE_CLAIM)?;
+            }
+            let covers = tx.latest_crl_change()?;
+            let full = tx.next_crl_number()?;
+            let base = match plan {
+                Plan::Base | Plan::BaseIfDue => Some((full, covers)),
+                Plan::Pending => latest_base.map(|b| (b.number, b.covers_change)),
+            };
+            // The delta's number is above the full CRL's, so a relying
+            // party may apply it to any full CRL it holds from the base on.
+            let delta = match base {
+                Some(_) => tx.next_crl_number()?,
+                None => 0,
+            };
+            Ok(Some(Allocation {
+                full,
+                delta,
+                covers,
+                base,
+            }))
+        })?;
+        let Some(a) = allocation else {
+            return Ok(None);
+        };
+        let kind = if plan == Plan::Pending {
+            CrlKind::Full
+        } else {
+            CrlKind::Base
+        };
+        // A revoked certificate stays listed until at least one CRL after its
+        // expiry (SPEC §7): keep those that expired within one CRL period.
+        let horizon = now - self.policies.ca.crl_period;
+        let full = self.store.read(|tx| {
+            tx.with_listed_certificates(horizon, |listed| {
+                self.build(a.full, kind, now, a.covers, listed.map(entry_of))
+            })
+        })?;
+        let delta = match a.base {
+            Some((base, base_covers)) => {
+                let changed = self
+                    .store
+                    .read(|tx| tx.delta_entries(base_covers, a.covers))?;
+                let entries = changed.into_iter().map(|e| match e {
+                    DeltaEntry::Listed(l) => entry_of(l),
+                    DeltaEntry::Removed { serial, at } => Ok(RevokedEntry {
+                        serial: parse_serial_hex(&serial).ok_or(serial)?,
+                        revoked_at: at,
+                        reason: RevocationReason::RemoveFromCrl,
+                        invalidity_date: None,
+                    }),
+                });
+                Some(self.build(a.delta, CrlKind::Delta { base }, now, a.covers, entries)?)
+            }
+            None => None,
+        };
+        self.store.write(|tx| {
+            if !self.store_crl(tx, actor, now, &full)? {
+                // A newer full CRL is stored; its publisher made the delta.
+                return Ok(None);
+            }
+            if let Some(delta) = &delta {
+                self.store_crl(tx, actor, now, delta)?;
+            }
+            tx.prune_crl_bodies()?;
+            tx.prune_crl_changes()?;
+            self.checkpoint_in(tx, now)?;
+            Ok(Some(info_of(&full)))
+        })
+    }
+
+    /// Builds and signs one CRL (outside the store lock). A stored serial
+    /// that is not hex stops publication rather than be left out.
+    fn build<I>(
         &self,
-        tx: &mut Tx<'_>,
-        actor: &str,
-        now: DateTime<Utc>,
+        number: u64,
         kind: CrlKind,
+        now: DateTime<Utc>,
+        covers: i64,
         entries: I,
-    ) -> Result<CrlInfo>
+    ) -> Result<NewCrl>
     where
         I: IntoIterator<Item = std::result::Result<RevokedEntry, String>>,
     {
-        let number = tx.next_crl_number()?;
-        let base = match kind {
-            CrlKind::Delta { base } => Some(base),
-            CrlKind::Base | CrlKind::Full => None,
-        };
         let params = CrlParams {
             number,
             this_update: now,
             next_update: now + self.policies.ca.crl_period,
-            delta_base: base,
+            delta_base: match kind {
+                CrlKind::Delta { base } => Some(base),
+                CrlKind::Base | CrlKind::Full => None,
+            },
         };
         let mut bad = None;
         let mut count = 0u64;
@@ -77,16 +203,33 @@ impl Authority {
                 "stored serial {serial:?} is not hex"
             )));
         }
-        let crl = NewCrl {
+        Ok(NewCrl {
             number,
             kind,
             this_update: now,
             next_update: params.next_update,
             entries: count,
             der,
+            covers_change: covers,
+        })
+    }
+
+    /// Stores a built CRL with its audit row, if it is still the newest of
+    /// its kind. False when a newer one is stored.
+    fn store_crl(
+        &self,
+        tx: &mut Tx<'_>,
+        actor: &str,
+        now: DateTime<Utc>,
+        crl: &NewCrl,
+    ) -> Result<bool> {
+        if !tx.insert_crl_if_newest(crl)? {
+            return Ok(false);
+        }
+        let base = match crl.kind {
+            CrlKind::Delta { base } => Some(base),
+            CrlKind::Base | CrlKind::Full => None,
         };
-        tx.insert_crl(&crl)?;
-        tx.prune_crl_bodies()?;
         tx.audit(
             now,
             Event {
@@ -96,116 +239,51 @@ impl Authority {
                 } else {
                     "crl.publish"
                 },
-                object: format!("crl:{number}"),
+                object: format!("crl:{}", crl.number),
                 outcome: Outcome::Ok,
                 reasons: vec![],
-                details: serde_json::json!({"kind": match kind {
+                details: serde_json::json!({"kind": match crl.kind {
                     CrlKind::Base => "base", CrlKind::Full => "full", CrlKind::Delta { .. } => "delta",
-                }, "base": base, "entries": count, "next_update": params.next_update}),
+                }, "base": base, "entries": crl.entries, "next_update": crl.next_update,
+                   "covers_change": crl.covers_change}),
             },
         )?;
-        Ok(CrlInfo {
-            number,
-            this_update: now,
-            next_update: params.next_update,
-            entries: count,
-        })
+        Ok(true)
     }
 
-    /// Builds, signs and stores a new full CRL inside the caller's
-    /// transaction (which holds the store lock).
-    fn publish_full(
-        &self,
-        tx: &mut Tx<'_>,
-        actor: &str,
-        now: DateTime<Utc>,
-        kind: CrlKind,
-    ) -> Result<CrlInfo> {
-        // A revoked certificate stays listed until at least one CRL after its
-        // expiry (SPEC §7): keep those that expired within one CRL period.
-        let listed = tx.listed_certificates(now - self.policies.ca.crl_period)?;
-        self.sign_and_store(tx, actor, now, kind, listed.into_iter().map(entry_of))
-    }
-
-    /// A new base CRL and an (empty) delta on it, so the delta endpoint is
-    /// always as fresh as the full CRL. Returns the base's facts.
-    fn publish_base(&self, tx: &mut Tx<'_>, actor: &str, now: DateTime<Utc>) -> Result<CrlInfo> {
-        let base = self.publish_full(tx, actor, now, CrlKind::Base)?;
-        self.publish_delta_in(tx, actor, now)?;
-        self.checkpoint_in(tx, now)?;
-        Ok(base)
-    }
-
-    /// After a revocation, suspension or resumption (SPEC §3.6: republished
-    /// at once): a new full CRL, then the cumulative delta on the current
-    /// base. The delta's number is above every full CRL's, so a relying party
-    /// may apply it to any full CRL it holds from the base on.
-    pub(crate) fn publish_after_change(
-        &self,
-        tx: &mut Tx<'_>,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<CrlInfo> {
-        let full = self.publish_full(tx, actor, now, CrlKind::Full)?;
-        self.publish_delta_in(tx, actor, now)?;
-        self.checkpoint_in(tx, now)?;
-        Ok(full)
-    }
-
-    /// A delta CRL (RFC 5280 §5.2.4) on the latest base CRL: every certificate
-    /// revoked or suspended since its thisUpdate, and removeFromCRL for those
-    /// resumed since — cumulative, so one delta brings the base up to date.
-    /// Nothing when there is no base yet.
-    fn publish_delta_in(
-        &self,
-        tx: &mut Tx<'_>,
-        actor: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Option<CrlInfo>> {
-        let Some((base, since, _)) = tx.latest_base_crl()? else {
-            return Ok(None);
-        };
-        let changed = tx.listed_since(since)?;
-        // One entry per certificate (RFC 5280 §5.1.2.6): a certificate
-        // resumed twice since the base is removed once, at its last
-        // resumption.
-        let mut resumed: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
-        for (serial, at) in tx.resumed_since(since)? {
-            let last = resumed.entry(serial).or_insert(at);
-            *last = (*last).max(at);
-        }
-        let removals = resumed.into_iter().map(|(serial, at)| {
-            let parsed = parse_serial_hex(&serial).ok_or(serial)?;
-            Ok(RevokedEntry {
-                serial: parsed,
-                revoked_at: at,
-                reason: RevocationReason::RemoveFromCrl,
-                invalidity_date: None,
-            })
-        });
-        let entries = changed.into_iter().map(entry_of).chain(removals);
-        self.sign_and_store(tx, actor, now, CrlKind::Delta { base }, entries)
-            .map(Some)
-    }
-
-    /// Publishes a CRL now.
+    /// Publishes a CRL now (a new base and its delta).
     pub fn publish_crl(&self, actor: &str) -> Result<CrlInfo> {
-        let now = self.now();
-        self.store.write(|tx| self.publish_base(tx, actor, now))
+        // A newer one stored meanwhile by another instance serves as well.
+        match self.publish(Plan::Base, actor)? {
+            Some(info) => Ok(info),
+            None => self
+                .current_crl()?
+                .map(|(info, _)| info)
+                .ok_or_else(|| Error::internal("no CRL after publication")),
+        }
     }
 
     /// Publishes a new base (and its delta) when there is none yet or the
     /// current base is within the overlap of its nextUpdate; full CRLs
     /// published after changes end no earlier, so this covers them too. Run
-    /// from every instance: under the lock only the first one to see it due
-    /// publishes.
+    /// from every instance.
     pub fn publish_crl_if_due(&self) -> Result<Option<CrlInfo>> {
-        let now = self.now();
-        let overlap = self.policies.ca.crl_overlap;
-        self.store.write(|tx| match tx.latest_base_crl()? {
-            Some((_, _, next)) if now < next - overlap => Ok(None),
-            _ => self.publish_base(tx, "system", now).map(Some),
-        })
+        self.publish(Plan::BaseIfDue, "system")
+    }
+
+    /// Publishes what recorded changes call for (SPEC §3.6: at once after a
+    /// revocation, suspension or resumption): a full CRL and the delta on
+    /// the current base. Called after such a change commits, by the
+    /// background work of every instance, and at start, so a change whose
+    /// publication a crash interrupted is published by the next instance
+    /// that looks. None when nothing is pending.
+    pub fn publish_pending(&self) -> Result<Option<CrlInfo>> {
+        self.publish(Plan::Pending, "system")
+    }
+
+    /// Whether a recorded change is not yet in the newest full CRL.
+    pub fn publication_pending(&self) -> Result<bool> {
+        self.store.read(|tx| tx.crl_publication_pending())
     }
 
     /// The current full CRL and its facts.

@@ -43,7 +43,6 @@ impl Authority {
             details,
             now,
         )?;
-        self.publish_after_change(tx, "system", now)?;
         Ok(true)
     }
 
@@ -66,7 +65,7 @@ impl Authority {
         if self.store.read(due)?.is_empty() {
             return Ok(Vec::new());
         }
-        self.store.write(|tx| {
+        self.write(|tx| {
             let mut revoked = Vec::new();
             for serial in due(tx)? {
                 let successor = tx

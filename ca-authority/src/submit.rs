@@ -78,7 +78,7 @@ impl Authority {
         if let Some(existing) = self.store.read(|tx| tx.request_by_envelope(&cms_sha256))? {
             // The attempt is recorded too (issue 9 defect 6); the answer is
             // the request as it stands.
-            self.store.write(|tx| {
+            self.write(|tx| {
                 tx.audit(
                     now,
                     Event {
@@ -108,7 +108,7 @@ impl Authority {
                 .map(|r| r.person.id),
             Signer::Certificate(_) => None,
         };
-        let outcome = self.store.write(|tx| {
+        let outcome = self.write(|tx| {
             if let Some(existing) = tx.request_by_envelope(&cms_sha256)? {
                 return Ok((None, existing));
             }

@@ -170,7 +170,7 @@ impl Authority {
             .get(ProfileKind::Technological)
             .check_key(key.algorithm())?;
         let now = self.now();
-        self.store.write(|tx| {
+        self.write(|tx| {
             let reg = tx
                 .person(person_id)?
                 .ok_or_else(|| Error::not_found(format!("no person {person_id}")))?;

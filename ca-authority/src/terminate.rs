@@ -124,7 +124,7 @@ impl Authority {
         self.recording(actor, action, object, || {
             limits::line("document", document, limits::DOCUMENT)?;
             let now = self.now();
-            self.store.write(|tx| change(tx, now))
+            self.write(|tx| change(tx, now))
         })
     }
 
@@ -145,6 +145,7 @@ impl Authority {
             if !tx.revoke_certificate(&serial, now, reason, true)? {
                 continue;
             }
+            tx.record_crl_change(&serial, now)?;
             tx.audit(
                 now,
                 Event {
@@ -229,7 +230,6 @@ impl Authority {
                 details: serde_json::json!({"document": document, "revoked": revoked}),
             },
         )?;
-        self.publish_after_change(tx, actor, now)?;
         Ok(())
     }
 }

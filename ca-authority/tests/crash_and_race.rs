@@ -169,13 +169,20 @@ fn two_instances_race_to_revoke_lapsed_suspensions_and_to_publish_crls() {
             .filter(|r| r.action == "certificate.revoked")
             .count();
         assert_eq!(revocations, suspended.len());
-        // The lapse published once (a full CRL and a delta), and the base
-        // CRL was due (none yet): exactly one instance published it (with
-        // its delta) and the others found it fresh.
+        // The base CRL was due: exactly one instance published it and the
+        // others found it claimed or fresh. The lapses were published after
+        // their commits, outside the lock, by whichever instance got there
+        // (a slower publisher's CRL is not stored over a newer one): in the
+        // end nothing is pending and the current CRL lists every one.
         assert_eq!(published, 1);
         let numbers = w.reg.crl_numbers().unwrap();
-        assert_eq!(numbers.len(), before.len() + 4);
+        assert!(numbers.len() >= before.len() + 2, "{numbers:?}");
         assert!(numbers.windows(2).all(|p| p[0] < p[1]), "{numbers:?}");
+        assert!(!w.reg.publication_pending().unwrap());
+        let crl = w.crl("lapsed.pem");
+        for i in 0..suspended.len() {
+            assert!(!w.verifies(&crl, &format!("t{i}.pem")), "t{i} listed");
+        }
 
         // Past the overlap both instances find it due; exactly one publishes.
         w.clock.advance(Duration::hours(13));
@@ -196,12 +203,10 @@ fn two_instances_race_to_revoke_lapsed_suspensions_and_to_publish_crls() {
             })
         };
         assert_eq!(a.join().unwrap() + b.join().unwrap(), 1);
+        // Strictly increasing, no repeats (a number whose CRL lost to a
+        // newer one stays a gap, as RFC 5280 allows).
         let numbers = w.reg.crl_numbers().unwrap();
-        assert_eq!(
-            numbers,
-            (1..=numbers.len() as u64).collect::<Vec<_>>(),
-            "no gaps, no repeats"
-        );
+        assert!(numbers.windows(2).all(|p| p[0] < p[1]), "{numbers:?}");
     });
 }
 
@@ -233,5 +238,141 @@ fn crls_are_served_from_memory_and_follow_other_instances() {
             delta.number,
             second.current_delta_crl().unwrap().unwrap().0.number
         );
+    });
+}
+
+/// Issue 10: a revocation's transaction records the change and nothing
+/// else (no CRL is built or signed under the store lock). Here its
+/// publication is left undone, as a crash right after the commit leaves
+/// it: the certificate is revoked, the CRL does not show it yet, and the
+/// next instance that looks publishes it, once.
+#[test]
+fn a_revocation_commits_without_a_crl_and_a_later_instance_publishes_it() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.reg.publish_crl("system").unwrap();
+        let serial = w.technological("t", &w.person);
+        let (before, _) = w.reg.current_crl().unwrap().unwrap();
+        w.reg.defer_publication();
+        w.reg
+            .revoke("registrar", &serial, "key_compromise", "З-1", None)
+            .unwrap();
+        assert_eq!(
+            w.reg.current_crl().unwrap().unwrap().0.number,
+            before.number,
+            "nothing published in the revoking transaction"
+        );
+        assert!(w.reg.publication_pending().unwrap());
+        assert!(w.verifies(&w.crl("stale.pem"), "t.pem"));
+
+        // Another instance (after a restart, or its background work).
+        let other = open_registry(w.t.path(), &db.url, w.clock.clone());
+        let published = other.publish_pending().unwrap().expect("pending");
+        assert!(published.number > before.number);
+        assert!(!other.publication_pending().unwrap());
+        assert!(other.publish_pending().unwrap().is_none(), "published once");
+        // The full CRL and the delta on the base both list it.
+        assert!(!w.verifies(&w.crl("full.pem"), "t.pem"), "revoked");
+        let (delta, der) = w.reg.current_delta_crl().unwrap().unwrap();
+        assert!(delta.number > published.number);
+        assert_eq!(delta.entries, 1);
+        w.t.write_pem("delta.pem", "X509 CRL", &der);
+        let shown = ca_tests::text(&w.t.openssl(&["crl", "-in", "delta.pem", "-noout", "-text"]));
+        assert!(shown.contains("Key Compromise"), "{shown}");
+        assert!(shown.contains("Delta CRL Indicator"), "{shown}");
+    });
+}
+
+/// Issue 10: two instances revoking and publishing at once, CRLs built
+/// outside the lock and stored only if newest: numbers strictly increase,
+/// and in the end the newest full CRL and its delta cover every revocation.
+#[test]
+fn two_instances_publishing_at_once_keep_numbers_increasing_and_miss_nothing() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.reg.publish_crl("system").unwrap();
+        let second = Arc::new(open_registry(w.t.path(), &db.url, w.clock.clone()));
+        let names: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+        let serials: Vec<String> = names
+            .iter()
+            .map(|n| w.technological(n, &w.person))
+            .collect();
+        let threads: Vec<_> = serials
+            .iter()
+            .enumerate()
+            .map(|(i, serial)| {
+                let reg = if i % 2 == 0 {
+                    w.reg.clone()
+                } else {
+                    second.clone()
+                };
+                let serial = serial.clone();
+                std::thread::spawn(move || {
+                    reg.revoke("registrar", &serial, "key_compromise", "З-1", None)
+                        .unwrap();
+                    // Each revocation publishes after its commit; publish
+                    // again meanwhile, as the background work does.
+                    reg.publish_pending().unwrap();
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(!w.reg.publication_pending().unwrap(), "nothing left behind");
+        let numbers = w.reg.crl_numbers().unwrap();
+        assert!(numbers.windows(2).all(|p| p[0] < p[1]), "{numbers:?}");
+        let crl = w.crl("final.pem");
+        for name in &names {
+            assert!(!w.verifies(&crl, &format!("{name}.pem")), "{name} listed");
+        }
+        let (delta, _) = w.reg.current_delta_crl().unwrap().unwrap();
+        assert_eq!(delta.entries, names.len() as u64, "the delta has them all");
+    });
+}
+
+/// Issue 10: reads never wait for the writer. A write transaction is held
+/// open (as a long publication or a slow disk would) while another thread
+/// reads; with one SQLite connection for everything the read would wait
+/// for the commit (here: forever).
+#[test]
+fn reads_proceed_while_a_write_transaction_is_open() {
+    on_each_backend(|db| {
+        let store = ca_store::Store::open(&db.url).unwrap();
+        let (opened, wait) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                store
+                    .write(|tx| {
+                        tx.claim_base_crl(Utc::now())?;
+                        opened.send(()).unwrap();
+                        released.recv().unwrap();
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        };
+        wait.recv().unwrap();
+        let (done, finished) = std::sync::mpsc::channel();
+        let reader = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                let started = std::time::Instant::now();
+                store.read(|tx| tx.latest_crl_number(false)).unwrap();
+                store
+                    .read(|tx| tx.with_listed_certificates(Utc::now(), |l| Ok(l.count())))
+                    .unwrap();
+                done.send(started.elapsed()).unwrap();
+            })
+        };
+        let took = finished
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the reads waited for the writer");
+        release.send(()).unwrap();
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert!(took < std::time::Duration::from_secs(5));
     });
 }

@@ -11,7 +11,7 @@ use ca_core::Result;
 use crate::db::db_error;
 use crate::mapping::{dt, ts, REVOKED, SUSPENDED};
 use crate::models::CrlRow;
-use crate::schema::{certificates, crls};
+use crate::schema::{certificates, crl_changes, crls, store_lock};
 use crate::Tx;
 
 /// Which CRL a row holds.
@@ -53,6 +53,8 @@ pub struct NewCrl {
     pub entries: u64,
     /// The DER.
     pub der: Vec<u8>,
+    /// The highest recorded change it reflects.
+    pub covers_change: i64,
 }
 
 /// A published CRL.
@@ -81,8 +83,31 @@ pub struct Listed {
     pub invalidity_date: Option<DateTime<Utc>>,
 }
 
-/// The latest base CRL: number, thisUpdate, nextUpdate.
-pub type BaseCrl = (u64, DateTime<Utc>, DateTime<Utc>);
+/// The latest base CRL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BaseCrl {
+    /// Its number.
+    pub number: u64,
+    /// Its nextUpdate.
+    pub next_update: DateTime<Utc>,
+    /// The highest change it reflects: its deltas list those above.
+    pub covers_change: i64,
+}
+
+/// A certificate a delta CRL lists: as listed now, or removed (active
+/// again since its base) at the time of its last change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeltaEntry {
+    /// Revoked or on hold.
+    Listed(Listed),
+    /// No longer on hold (removeFromCRL).
+    Removed {
+        /// Lowercase hex serial.
+        serial: String,
+        /// When it last changed.
+        at: DateTime<Utc>,
+    },
+}
 
 type ListedRow = (
     String,
@@ -135,18 +160,50 @@ fn stored(row: CrlRow) -> StoredCrl {
 }
 
 impl Tx<'_> {
-    /// The number the next CRL takes: one above every CRL stored, full or
-    /// delta (one sequence).
+    /// The number the next CRL takes: one above every number allocated
+    /// before, full or delta (one sequence, taken under the store lock).
     pub fn next_crl_number(&mut self) -> Result<u64> {
-        let last: Option<i64> = crls::table
-            .select(diesel::dsl::max(crls::number))
-            .first(self.c)
+        // Allocated before the CRL exists (it is built outside the lock);
+        // never below a stored number, so old databases continue their
+        // sequence. A number whose CRL was never stored stays a gap.
+        let (last, stored): (i64, Option<i64>) = (
+            store_lock::table
+                .filter(store_lock::id.eq(1))
+                .select(store_lock::last_crl_number)
+                .first(self.c)
+                .map_err(db_error)?,
+            crls::table
+                .select(diesel::dsl::max(crls::number))
+                .first(self.c)
+                .map_err(db_error)?,
+        );
+        let next = last.max(stored.unwrap_or(0)) + 1;
+        diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
+            .set(store_lock::last_crl_number.eq(next))
+            .execute(self.c)
             .map_err(db_error)?;
-        Ok(last.unwrap_or(0) as u64 + 1)
+        Ok(next as u64)
     }
 
-    /// Stores a signed CRL.
-    pub fn insert_crl(&mut self, crl: &NewCrl) -> Result<()> {
+    /// Stores a signed CRL if no newer one of its kind is stored (compare-and-set: CRLs are built outside the lock, and a
+    /// slower publisher must not replace a newer CRL). False when skipped.
+    pub fn insert_crl_if_newest(&mut self, crl: &NewCrl) -> Result<bool> {
+        // Deltas among deltas, bases among bases (a base may lose only to
+        // a newer base, never starve behind full CRLs published after
+        // changes), and full CRLs among everything that is served as full.
+        let newest = match crl.kind {
+            CrlKind::Delta { .. } => self.latest_crl_number(true)?,
+            CrlKind::Full => self.latest_crl_number(false)?,
+            CrlKind::Base => crls::table
+                .filter(crls::kind.eq(CrlKind::Base.code()))
+                .select(diesel::dsl::max(crls::number))
+                .first::<Option<i64>>(self.c)
+                .map_err(db_error)?
+                .map(|n| n as u64),
+        };
+        if newest.is_some_and(|n| n >= crl.number) {
+            return Ok(false);
+        }
         diesel::insert_into(crls::table)
             .values(CrlRow {
                 number: crl.number as i64,
@@ -159,22 +216,143 @@ impl Tx<'_> {
                 next_update: ts(crl.next_update),
                 entries: crl.entries as i64,
                 der: crl.der.clone(),
+                covers_change: crl.covers_change,
             })
+            .execute(self.c)
+            .map_err(db_error)?;
+        Ok(true)
+    }
+
+    /// Until when a base CRL being built is claimed (see
+    /// [`claim_base_crl`](Self::claim_base_crl)).
+    pub fn base_crl_claimed_until(&mut self) -> Result<DateTime<Utc>> {
+        let until: i64 = store_lock::table
+            .filter(store_lock::id.eq(1))
+            .select(store_lock::base_claimed_until)
+            .first(self.c)
+            .map_err(db_error)?;
+        Ok(dt(until))
+    }
+
+    /// Claims the building of a base CRL until `until`, so other instances
+    /// that find one due meanwhile leave it (a claimant that dies frees it
+    /// when the time passes).
+    pub fn claim_base_crl(&mut self, until: DateTime<Utc>) -> Result<()> {
+        diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
+            .set(store_lock::base_claimed_until.eq(ts(until)))
             .execute(self.c)
             .map_err(db_error)?;
         Ok(())
     }
 
-    /// The latest base CRL: number, thisUpdate, nextUpdate.
+    /// Records that `serial`'s status changed at `at`, in the changing
+    /// transaction: a CRL is due (see the `crl_changes` migration).
+    pub fn record_crl_change(&mut self, serial: &str, at: DateTime<Utc>) -> Result<()> {
+        diesel::insert_into(crl_changes::table)
+            .values((crl_changes::serial.eq(serial), crl_changes::at.eq(ts(at))))
+            .execute(self.c)
+            .map_err(db_error)?;
+        self.crl_changed = true;
+        Ok(())
+    }
+
+    /// The highest recorded change (0 when none).
+    pub fn latest_crl_change(&mut self) -> Result<i64> {
+        let id: Option<i64> = crl_changes::table
+            .select(diesel::dsl::max(crl_changes::id))
+            .first(self.c)
+            .map_err(db_error)?;
+        Ok(id.unwrap_or(0))
+    }
+
+    /// Whether a change is recorded that the newest full CRL does not reflect.
+    pub fn crl_publication_pending(&mut self) -> Result<bool> {
+        let covered: Option<i64> = crls::table
+            .filter(crls::base_number.is_null())
+            .order(crls::number.desc())
+            .select(crls::covers_change)
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        Ok(self.latest_crl_change()? > covered.unwrap_or(0))
+    }
+
+    /// What a delta CRL lists for the changes in (`after`, `upto`]: each
+    /// certificate once, as listed now or as removed.
+    pub fn delta_entries(&mut self, after: i64, upto: i64) -> Result<Vec<DeltaEntry>> {
+        let changed: Vec<(String, Option<i64>)> = crl_changes::table
+            .filter(crl_changes::id.gt(after))
+            .filter(crl_changes::id.le(upto))
+            .group_by(crl_changes::serial)
+            .select((crl_changes::serial, diesel::dsl::max(crl_changes::at)))
+            .order(crl_changes::serial.asc())
+            .load(self.c)
+            .map_err(db_error)?;
+        let mut entries = Vec::with_capacity(changed.len());
+        for chunk in changed.chunks(500) {
+            let serials: Vec<&str> = chunk.iter().map(|(s, _)| s.as_str()).collect();
+            let rows: Vec<ListedRow> = certificates::table
+                .filter(certificates::serial.eq_any(&serials))
+                .filter(certificates::status.eq_any([REVOKED, SUSPENDED]))
+                .select(LISTED)
+                .load(self.c)
+                .map_err(db_error)?;
+            let mut listed: std::collections::HashMap<String, Listed> = rows
+                .into_iter()
+                .map(listed)
+                .map(|l| (l.serial.clone(), l))
+                .collect();
+            for (serial, at) in chunk {
+                entries.push(match listed.remove(serial) {
+                    Some(l) => DeltaEntry::Listed(l),
+                    None => DeltaEntry::Removed {
+                        serial: serial.clone(),
+                        at: dt(at.unwrap_or(0)),
+                    },
+                });
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Forgets changes every current CRL reflects: at or below what both
+    /// the newest base and the newest full CRL cover.
+    pub fn prune_crl_changes(&mut self) -> Result<usize> {
+        let covered = |q: Option<i64>| q.unwrap_or(0);
+        let base: Option<i64> = crls::table
+            .filter(crls::kind.eq(CrlKind::Base.code()))
+            .order(crls::number.desc())
+            .select(crls::covers_change)
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        let full: Option<i64> = crls::table
+            .filter(crls::base_number.is_null())
+            .order(crls::number.desc())
+            .select(crls::covers_change)
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        let upto = covered(base).min(covered(full));
+        diesel::delete(crl_changes::table.filter(crl_changes::id.le(upto)))
+            .execute(self.c)
+            .map_err(db_error)
+    }
+
+    /// The latest base CRL.
     pub fn latest_base_crl(&mut self) -> Result<Option<BaseCrl>> {
         let row: Option<(i64, i64, i64)> = crls::table
             .filter(crls::kind.eq(CrlKind::Base.code()))
             .order(crls::number.desc())
-            .select((crls::number, crls::this_update, crls::next_update))
+            .select((crls::number, crls::next_update, crls::covers_change))
             .first(self.c)
             .optional()
             .map_err(db_error)?;
-        Ok(row.map(|(n, t, u)| (n as u64, dt(t), dt(u))))
+        Ok(row.map(|(n, u, c)| BaseCrl {
+            number: n as u64,
+            next_update: dt(u),
+            covers_change: c,
+        }))
     }
 
     /// The newest CRL's nextUpdate, without reading the CRL itself.
@@ -268,35 +446,35 @@ impl Tx<'_> {
     }
 
     /// Revoked and suspended certificates whose notAfter is at or after
-    /// `horizon`, by serial: a full CRL's entries.
-    pub fn listed_certificates(&mut self, horizon: DateTime<Utc>) -> Result<Vec<Listed>> {
-        let rows: Vec<ListedRow> = certificates::table
+    /// `horizon`, by serial: a full CRL's entries, handed to `f` as they are
+    /// read from a database cursor (issue 10: a million rows are never held
+    /// at once). An error reading a row is returned after `f`.
+    pub fn with_listed_certificates<T>(
+        &mut self,
+        horizon: DateTime<Utc>,
+        f: impl FnOnce(&mut dyn Iterator<Item = Listed>) -> Result<T>,
+    ) -> Result<T> {
+        use diesel::connection::DefaultLoadingMode;
+        let rows = certificates::table
             .filter(certificates::status.eq_any([REVOKED, SUSPENDED]))
             .filter(certificates::not_after.ge(ts(horizon)))
             .select(LISTED)
             .order(certificates::serial.asc())
-            .load(self.c)
+            .load_iter::<ListedRow, DefaultLoadingMode>(self.c)
             .map_err(db_error)?;
-        Ok(rows.into_iter().map(listed).collect())
-    }
-
-    /// Certificates revoked or suspended at or after `since`: a delta CRL's
-    /// entries.
-    pub fn listed_since(&mut self, since: DateTime<Utc>) -> Result<Vec<Listed>> {
-        let since = ts(since);
-        let rows: Vec<ListedRow> = certificates::table
-            .filter(
-                certificates::status
-                    .eq(REVOKED)
-                    .and(certificates::revoked_at.ge(since))
-                    .or(certificates::status
-                        .eq(SUSPENDED)
-                        .and(certificates::suspended_at.ge(since))),
-            )
-            .select(LISTED)
-            .order(certificates::serial.asc())
-            .load(self.c)
-            .map_err(db_error)?;
-        Ok(rows.into_iter().map(listed).collect())
+        let mut failed = None;
+        let mut listed_rows = rows.filter_map(|r| match r {
+            Ok(row) => Some(listed(row)),
+            Err(e) => {
+                failed.get_or_insert(e);
+                None
+            }
+        });
+        let out = f(&mut listed_rows);
+        drop(listed_rows);
+        match failed {
+            Some(e) => Err(db_error(e)),
+            None => out,
+        }
     }
 }

@@ -29,7 +29,7 @@ use ca_core::{Error, ErrorKind, Result};
 
 pub use audit::{Checkpoint, Event, Outcome};
 pub use certificates::{NewCertificate, Reservation};
-pub use crls::{CrlKind, Listed, NewCrl, StoredCrl};
+pub use crls::{BaseCrl, CrlKind, DeltaEntry, Listed, NewCrl, StoredCrl};
 pub use db::AnyConnection;
 pub use outbox::Notification;
 pub use people::{NewOrganization, NewPerson};
@@ -45,12 +45,16 @@ pub struct Store {
     /// Reads go here, so they never queue behind a write (SQLite: its own
     /// connections in WAL mode; PostgreSQL: the same pool).
     read_pool: Pool<ConnectionManager<AnyConnection>>,
+    /// Set after a write that recorded a CRL change has committed.
+    crl_changed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One transaction (or, for reads, one connection): every storage
 /// operation is a method on it.
 pub struct Tx<'a> {
     c: &'a mut AnyConnection,
+    /// A CRL change was recorded in this transaction.
+    crl_changed: bool,
 }
 
 /// A diesel error or ours, inside a transaction closure.
@@ -76,6 +80,7 @@ impl Store {
         Ok(Store {
             pool: pools.write,
             read_pool: pools.read,
+            crl_changed: Default::default(),
         })
     }
 
@@ -92,20 +97,42 @@ impl Store {
             .read_pool
             .get()
             .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))?;
-        f(&mut Tx { c: &mut conn })
+        f(&mut Tx {
+            c: &mut conn,
+            crl_changed: false,
+        })
     }
 
     /// Runs `f` in a write transaction holding the store lock. An `Err`
     /// from `f` rolls everything back, its audit rows included.
     pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn()?;
-        conn.transaction::<T, TxError, _>(|c| {
-            diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
-                .set(store_lock::writes.eq(store_lock::writes + 1))
-                .execute(c)?;
-            Ok(f(&mut Tx { c })?)
-        })
-        .map_err(|TxError(e)| e)
+        let (value, changed) = conn
+            .transaction::<_, TxError, _>(|c| {
+                diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
+                    .set(store_lock::writes.eq(store_lock::writes + 1))
+                    .execute(c)?;
+                let mut tx = Tx {
+                    c,
+                    crl_changed: false,
+                };
+                let value = f(&mut tx)?;
+                Ok((value, tx.crl_changed))
+            })
+            .map_err(|TxError(e)| e)?;
+        if changed {
+            // Only after the commit: whoever takes it sees the change.
+            self.crl_changed
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(value)
+    }
+
+    /// Whether a write recorded a CRL change since the last call (the
+    /// signal to publish; the recorded changes themselves are the truth).
+    pub fn take_crl_changed(&self) -> bool {
+        self.crl_changed
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Like [`write`](Self::write), for operations whose refusal must be

@@ -115,6 +115,7 @@ pub struct CrlRow {
     pub next_update: i64,
     pub entries: i64,
     pub der: Vec<u8>,
+    pub covers_change: i64,
 }
 
 /// `operators`.

@@ -6,12 +6,12 @@ use diesel::prelude::*;
 
 use ca_core::records::RequestRecord;
 use ca_core::request_status::RequestStatus;
-use ca_core::{Error, Result};
+use ca_core::Result;
 
 use crate::db::db_error;
-use crate::mapping::{self, join_codes, ts, CERT_ACTIVE};
+use crate::mapping::{self, join_codes, ts};
 use crate::models::{ApplicationRow, RequestRow};
-use crate::schema::{applications, certificates, requests};
+use crate::schema::{applications, requests};
 use crate::Tx;
 
 /// What a status change of a request writes besides the status.
@@ -219,30 +219,5 @@ impl Tx<'_> {
             .execute(self.c)
             .map_err(db_error)?;
         Ok(())
-    }
-
-    /// Certificates resumed (application done) at or after `since` and
-    /// active now, with the time of resumption: the delta CRL's
-    /// removeFromCRL entries.
-    pub fn resumed_since(&mut self, since: DateTime<Utc>) -> Result<Vec<(String, DateTime<Utc>)>> {
-        let rows: Vec<(Option<String>, i64)> = applications::table
-            .inner_join(
-                certificates::table
-                    .on(applications::certificate_serial.eq(certificates::serial.nullable())),
-            )
-            .filter(applications::kind.eq("resume"))
-            .filter(applications::outcome.eq("done"))
-            .filter(applications::received_at.ge(ts(since)))
-            .filter(certificates::status.eq(CERT_ACTIVE))
-            .select((applications::certificate_serial, applications::received_at))
-            .load(self.c)
-            .map_err(db_error)?;
-        rows.into_iter()
-            .map(|(serial, at)| {
-                let serial =
-                    serial.ok_or_else(|| Error::internal("a resumption without a serial"))?;
-                Ok((serial, mapping::dt(at)))
-            })
-            .collect()
     }
 }

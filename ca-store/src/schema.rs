@@ -6,6 +6,8 @@ diesel::table! {
     store_lock (id) {
         id -> Integer,
         writes -> BigInt,
+        last_crl_number -> BigInt,
+        base_claimed_until -> BigInt,
     }
 }
 
@@ -112,6 +114,15 @@ diesel::table! {
         next_update -> BigInt,
         entries -> BigInt,
         der -> Binary,
+        covers_change -> BigInt,
+    }
+}
+
+diesel::table! {
+    crl_changes (id) {
+        id -> BigInt,
+        serial -> Text,
+        at -> BigInt,
     }
 }
 
