@@ -67,7 +67,7 @@ row.update(status="revoked", revoked_at=row["created_at"], revocation_reason="ke
 ph = ",".join("?" * len(cols))
 def rows():
     for _ in range(n):
-        serial = "7" + os.urandom(15).hex()
+        serial = "7" + os.urandom(16).hex()[1:]
         row.update(serial=serial, key_sha256=os.urandom(32).hex())
         yield tuple(row[k] for k in cols)
 c.executemany(f"INSERT INTO certificates ({','.join(cols)}) VALUES ({ph})", rows())
@@ -81,7 +81,7 @@ d, n = sys.argv[1], int(sys.argv[2])
 os.makedirs(d)
 with open(f"{d}/index.txt", "w") as f:
     for _ in range(n):
-        f.write(f"R\t301231235959Z\t261124000000Z,keyCompromise\t7{os.urandom(15).hex().upper()}\tunknown\t/CN=x\n")
+        f.write(f"R\t301231235959Z\t261124000000Z,keyCompromise\t7{os.urandom(16).hex().upper()[1:]}\tunknown\t/CN=x\n")
 open(f"{d}/crlnumber", "w").write("01\n")
 open(f"{d}/ca.cnf", "w").write(f"""[ca]
 default_ca = d
@@ -90,6 +90,7 @@ database = {d}/index.txt
 crlnumber = {d}/crlnumber
 default_md = sha256
 default_crl_days = 1
+unique_subject = no
 """)
 subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:3072", "-nodes", "-keyout", f"{d}/ca.key",
                 "-subj", "/CN=bench", "-out", f"{d}/ca.pem", "-days", "30"], check=True, capture_output=True)

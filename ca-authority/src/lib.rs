@@ -136,6 +136,13 @@ impl Authority {
         let spawned = std::thread::Builder::new()
             .name("crl-publisher".into())
             .spawn(move || {
+                // Building a large CRL is background work: requests (status
+                // lookups above all) come first on a busy machine.
+                if let Err(e) =
+                    thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+                {
+                    tracing::debug!(error = ?e, "publisher thread keeps the default priority");
+                }
                 while woken.recv().is_ok() {
                     let Some(authority) = authority.upgrade() else {
                         break;

@@ -128,6 +128,21 @@ impl Authority {
         } else {
             CrlKind::Base
         };
+        // After a change on an existing base, the delta (small: only what
+        // changed since the base) is built and stored first, so relying
+        // parties that read deltas have the change in milliseconds while
+        // the full CRL is built.
+        let mut delta = match a.base {
+            Some((base, base_covers)) => Some(self.build_delta(&a, base, base_covers, now)?),
+            None => None,
+        };
+        if kind == CrlKind::Full {
+            if let Some(d) = delta.take() {
+                if self.store.write(|tx| self.store_crl(tx, actor, now, &d))? {
+                    self.remember(d);
+                }
+            }
+        }
         // A revoked certificate stays listed until at least one CRL after its
         // expiry (SPEC §7): keep those that expired within one CRL period.
         let horizon = now - self.policies.ca.crl_period;
@@ -136,37 +151,67 @@ impl Authority {
                 self.build(a.full, kind, now, a.covers, listed.map(entry_of))
             })
         })?;
-        let delta = match a.base {
-            Some((base, base_covers)) => {
-                let changed = self
-                    .store
-                    .read(|tx| tx.delta_entries(base_covers, a.covers))?;
-                let entries = changed.into_iter().map(|e| match e {
-                    DeltaEntry::Listed(l) => entry_of(l),
-                    DeltaEntry::Removed { serial, at } => Ok(RevokedEntry {
-                        serial: parse_serial_hex(&serial).ok_or(serial)?,
-                        revoked_at: at,
-                        reason: RevocationReason::RemoveFromCrl,
-                        invalidity_date: None,
-                    }),
-                });
-                Some(self.build(a.delta, CrlKind::Delta { base }, now, a.covers, entries)?)
-            }
-            None => None,
-        };
-        self.store.write(|tx| {
+        let stored = self.store.write(|tx| {
             if !self.store_crl(tx, actor, now, &full)? {
-                // A newer full CRL is stored; its publisher made the delta.
-                return Ok(None);
+                // A newer one is stored; its publisher made the delta.
+                return Ok((false, false));
             }
-            if let Some(delta) = &delta {
-                self.store_crl(tx, actor, now, delta)?;
-            }
+            // A new base's delta, stored with it (it names the base).
+            let delta_stored = match &delta {
+                Some(d) => self.store_crl(tx, actor, now, d)?,
+                None => false,
+            };
             tx.prune_crl_bodies()?;
             tx.prune_crl_changes()?;
             self.checkpoint_in(tx, now)?;
-            Ok(Some(info_of(&full)))
-        })
+            Ok((true, delta_stored))
+        })?;
+        if !stored.0 {
+            return Ok(None);
+        }
+        let info = info_of(&full);
+        self.remember(full);
+        if let (true, Some(d)) = (stored.1, delta) {
+            self.remember(d);
+        }
+        Ok(Some(info))
+    }
+
+    /// The delta CRL on `base` for the allocation's changes.
+    fn build_delta(
+        &self,
+        a: &Allocation,
+        base: u64,
+        base_covers: i64,
+        now: DateTime<Utc>,
+    ) -> Result<NewCrl> {
+        let changed = self
+            .store
+            .read(|tx| tx.delta_entries(base_covers, a.covers))?;
+        let entries = changed.into_iter().map(|e| match e {
+            DeltaEntry::Listed(l) => entry_of(l),
+            DeltaEntry::Removed { serial, at } => Ok(RevokedEntry {
+                serial: parse_serial_hex(&serial).ok_or(serial)?,
+                revoked_at: at,
+                reason: RevocationReason::RemoveFromCrl,
+                invalidity_date: None,
+            }),
+        });
+        self.build(a.delta, CrlKind::Delta { base }, now, a.covers, entries)
+    }
+
+    /// Serves a CRL just stored from memory at once (no read back from the
+    /// store, no second copy), unless a newer one is served already.
+    fn remember(&self, crl: NewCrl) {
+        let slot = usize::from(matches!(crl.kind, CrlKind::Delta { .. }));
+        let info = info_of(&crl);
+        let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache[slot]
+            .as_ref()
+            .is_none_or(|(cached, _)| cached.number < info.number)
+        {
+            cache[slot] = Some((info, Arc::from(crl.der)));
+        }
     }
 
     /// Builds and signs one CRL (outside the store lock). A stored serial

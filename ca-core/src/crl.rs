@@ -175,9 +175,15 @@ impl CertificateAuthority {
             }
         }
 
-        // revokedCertificates: SEQUENCE OF SEQUENCE { serial, date, [exts] }
-        let mut revoked = Vec::new();
+        // revokedCertificates: SEQUENCE OF SEQUENCE { serial, date, [exts] },
+        // encoded into 1 MiB chunks: a growing single buffer would double
+        // (and briefly hold both copies) at a million entries.
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        let mut revoked = Vec::with_capacity(CHUNK);
         for entry in entries {
+            if revoked.len() > CHUNK - 512 {
+                chunks.push(std::mem::replace(&mut revoked, Vec::with_capacity(CHUNK)));
+            }
             if entry.reason == RevocationReason::RemoveFromCrl && params.delta_base.is_none() {
                 // RFC 5280 §5.3.1: removeFromCRL appears only in delta CRLs.
                 return Err(Error::internal("removeFromCRL belongs only in a delta CRL"));
@@ -252,11 +258,13 @@ impl CertificateAuthority {
             .encode_to_vec(&mut head)
             .map_err(encode_err)?;
 
+        chunks.push(revoked);
+        let revoked_bytes: usize = chunks.iter().map(Vec::len).sum();
         // RFC 5280 §5.1.2.6: an empty list is omitted, not encoded empty.
-        let revoked_len = if revoked.is_empty() {
+        let revoked_len = if revoked_bytes == 0 {
             0
         } else {
-            header_len(revoked.len()) + revoked.len()
+            header_len(revoked_bytes) + revoked_bytes
         };
         let exts_len = header_len(crl_exts.len()) + crl_exts.len();
         let tbs_content = head.len() + revoked_len + exts_len;
@@ -278,11 +286,12 @@ impl CertificateAuthority {
         push_header(&mut out, 0x30, tbs_content);
         out.extend_from_slice(&head);
         drop(head);
-        if !revoked.is_empty() {
-            push_header(&mut out, 0x30, revoked.len());
-            out.extend_from_slice(&revoked);
+        if revoked_bytes > 0 {
+            push_header(&mut out, 0x30, revoked_bytes);
+            for chunk in chunks {
+                out.extend_from_slice(&chunk);
+            }
         }
-        drop(revoked);
         push_header(&mut out, 0xa0, crl_exts.len());
         out.extend_from_slice(&crl_exts);
         let tbs_end = out.len();
@@ -303,6 +312,9 @@ impl CertificateAuthority {
         Ok(out)
     }
 }
+
+/// The size of the chunks revoked entries are encoded into.
+const CHUNK: usize = 1 << 20;
 
 #[cfg(test)]
 mod tests {

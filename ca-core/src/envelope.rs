@@ -68,7 +68,7 @@ impl TrustAnchor {
         ) else {
             return false;
         };
-        self.public_key.verify_own(alg, tbs, sig)
+        self.public_key.verify(alg, tbs, sig)
     }
 }
 

@@ -276,9 +276,61 @@ impl PublicKey {
         key_identifier(&self.spki)
     }
 
-    /// Verifies `signature` over `message` with `alg`. Any failure is `false`:
-    /// the caller reports it with the reason code that fits where it was.
+    /// Verifies `signature` over `message` with `alg`, with aws-lc-rs (SPEC
+    /// §7: several times the pure-Rust verification here; the RustCrypto
+    /// types stay for parsing and the key-quality checks). Any failure is
+    /// `false`: the caller reports it with the reason code that fits where
+    /// it was. RSA keys below 2048 bits are verified too (through
+    /// aws-lc-rs's legacy parameters), so that such a request is refused
+    /// as `weak_key` by the profile's check, not as a bad signature.
     pub fn verify(&self, alg: SignatureAlgorithm, message: &[u8], signature: &[u8]) -> bool {
+        use aws_lc_rs::signature as sig;
+        let small_rsa = matches!(self.algorithm, KeyAlgorithm::Rsa { bits } if bits < 2048);
+        let params: &'static dyn sig::VerificationAlgorithm =
+            match (self.algorithm, alg.rsa, alg.digest) {
+                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha256) if small_rsa => {
+                    &sig::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+                }
+                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha512) if small_rsa => {
+                    &sig::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY
+                }
+                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha256) => {
+                    &sig::RSA_PKCS1_2048_8192_SHA256
+                }
+                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha384) => {
+                    &sig::RSA_PKCS1_2048_8192_SHA384
+                }
+                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha512) => {
+                    &sig::RSA_PKCS1_2048_8192_SHA512
+                }
+                (KeyAlgorithm::EcP256, false, DigestAlgorithm::Sha256) => {
+                    &sig::ECDSA_P256_SHA256_ASN1
+                }
+                (KeyAlgorithm::EcP256, false, DigestAlgorithm::Sha384) => {
+                    &sig::ECDSA_P256_SHA384_ASN1
+                }
+                (KeyAlgorithm::EcP256, false, DigestAlgorithm::Sha512) => {
+                    &sig::ECDSA_P256_SHA512_ASN1
+                }
+                (KeyAlgorithm::EcP384, false, DigestAlgorithm::Sha256) => {
+                    &sig::ECDSA_P384_SHA256_ASN1
+                }
+                (KeyAlgorithm::EcP384, false, DigestAlgorithm::Sha384) => {
+                    &sig::ECDSA_P384_SHA384_ASN1
+                }
+                (KeyAlgorithm::EcP384, false, DigestAlgorithm::Sha512) => {
+                    &sig::ECDSA_P384_SHA512_ASN1
+                }
+                // Small RSA with SHA-384 (no legacy parameters for it).
+                _ => return self.verify_rustcrypto(alg, message, signature),
+            };
+        sig::UnparsedPublicKey::new(params, self.spki.subject_public_key.raw_bytes())
+            .verify(message, signature)
+            .is_ok()
+    }
+
+    /// The pure-Rust verification, for what aws-lc-rs has no parameters for.
+    fn verify_rustcrypto(&self, alg: SignatureAlgorithm, message: &[u8], signature: &[u8]) -> bool {
         let hash = alg.digest.digest(message);
         match (&self.verifier, alg.rsa) {
             (Verifier::Rsa(key), true) => {
@@ -295,45 +347,6 @@ impl PublicKey {
                 .is_ok_and(|sig| key.verify_prehash(&hash, &sig).is_ok()),
             _ => false,
         }
-    }
-}
-
-impl PublicKey {
-    /// Verifies a signature made by *this CA's own* key (its signature on a
-    /// certificate presented as a request's signer) with aws-lc-rs, the
-    /// library that made it: several times faster than the pure-Rust path,
-    /// which stays for requesters' keys (SPEC §7). Falls back to
-    /// [`verify`](Self::verify) for combinations aws-lc-rs does not name.
-    pub fn verify_own(&self, alg: SignatureAlgorithm, message: &[u8], signature: &[u8]) -> bool {
-        use aws_lc_rs::signature as sig;
-        let params: &'static dyn sig::VerificationAlgorithm =
-            match (self.algorithm, alg.rsa, alg.digest) {
-                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha256) => {
-                    &sig::RSA_PKCS1_2048_8192_SHA256
-                }
-                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha384) => {
-                    &sig::RSA_PKCS1_2048_8192_SHA384
-                }
-                (KeyAlgorithm::Rsa { .. }, true, DigestAlgorithm::Sha512) => {
-                    &sig::RSA_PKCS1_2048_8192_SHA512
-                }
-                (KeyAlgorithm::EcP256, false, DigestAlgorithm::Sha256) => {
-                    &sig::ECDSA_P256_SHA256_ASN1
-                }
-                (KeyAlgorithm::EcP256, false, DigestAlgorithm::Sha384) => {
-                    &sig::ECDSA_P256_SHA384_ASN1
-                }
-                (KeyAlgorithm::EcP384, false, DigestAlgorithm::Sha256) => {
-                    &sig::ECDSA_P384_SHA256_ASN1
-                }
-                (KeyAlgorithm::EcP384, false, DigestAlgorithm::Sha384) => {
-                    &sig::ECDSA_P384_SHA384_ASN1
-                }
-                _ => return self.verify(alg, message, signature),
-            };
-        sig::UnparsedPublicKey::new(params, self.spki.subject_public_key.raw_bytes())
-            .verify(message, signature)
-            .is_ok()
     }
 }
 

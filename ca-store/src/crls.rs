@@ -204,20 +204,21 @@ impl Tx<'_> {
         if newest.is_some_and(|n| n >= crl.number) {
             return Ok(false);
         }
+        // Borrowed, not copied: a million-entry CRL is tens of megabytes.
         diesel::insert_into(crls::table)
-            .values(CrlRow {
-                number: crl.number as i64,
-                kind: crl.kind.code().to_string(),
-                base_number: match crl.kind {
+            .values((
+                crls::number.eq(crl.number as i64),
+                crls::kind.eq(crl.kind.code()),
+                crls::base_number.eq(match crl.kind {
                     CrlKind::Delta { base } => Some(base as i64),
                     _ => None,
-                },
-                this_update: ts(crl.this_update),
-                next_update: ts(crl.next_update),
-                entries: crl.entries as i64,
-                der: crl.der.clone(),
-                covers_change: crl.covers_change,
-            })
+                }),
+                crls::this_update.eq(ts(crl.this_update)),
+                crls::next_update.eq(ts(crl.next_update)),
+                crls::entries.eq(crl.entries as i64),
+                crls::der.eq(&crl.der[..]),
+                crls::covers_change.eq(crl.covers_change),
+            ))
             .execute(self.c)
             .map_err(db_error)?;
         Ok(true)
