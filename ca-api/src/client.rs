@@ -138,11 +138,7 @@ pub async fn ca_certificate(req: HttpRequest, state: web::Data<AppState>) -> Htt
 
 /// A CRL with caching headers derived from its nextUpdate, and 304 when the
 /// client already has it.
-fn crl_response(
-    req: &HttpRequest,
-    info: &ca_core::api::CrlInfo,
-    der: std::sync::Arc<[u8]>,
-) -> HttpResponse {
+fn crl_response(req: &HttpRequest, info: &ca_core::api::CrlInfo, der: web::Bytes) -> HttpResponse {
     let etag = format!("\"crl-{}\"", info.number);
     let max_age = (info.next_update - Utc::now()).num_seconds().max(0);
     let expires = info
@@ -169,8 +165,7 @@ fn crl_response(
             .body(ca_core::der_to_pem("X509 CRL", &der))
     } else {
         // The cached bytes themselves, shared, not copied per download.
-        resp.content_type("application/pkix-crl")
-            .body(web::Bytes::from_owner(der))
+        resp.content_type("application/pkix-crl").body(der)
     }
 }
 

@@ -4,8 +4,6 @@
 //! nextUpdate and after every revocation, suspension and resumption — whose
 //! transactions only record the change (O(1) under the lock).
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 
 use ca_core::api::CrlInfo;
@@ -45,7 +43,7 @@ fn info_of(crl: &NewCrl) -> CrlInfo {
 }
 
 /// A CRL as served: its facts and its DER, shared by every download.
-pub type ServedCrl = (CrlInfo, Arc<[u8]>);
+pub type ServedCrl = (CrlInfo, bytes::Bytes);
 
 /// What a publication makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,7 +208,7 @@ impl Authority {
             .as_ref()
             .is_none_or(|(cached, _)| cached.number < info.number)
         {
-            cache[slot] = Some((info, Arc::from(crl.der)));
+            cache[slot] = Some((info, bytes::Bytes::from(crl.der)));
         }
     }
 
@@ -360,7 +358,7 @@ impl Authority {
         let Some(crl) = self.store.read(|tx| tx.latest_crl(delta))? else {
             return Ok(None);
         };
-        let entry = (crl.info, Arc::<[u8]>::from(crl.der));
+        let entry = (crl.info, bytes::Bytes::from(crl.der));
         let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
         // Another thread may have cached a newer one meanwhile.
         if cache[slot]
