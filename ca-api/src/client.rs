@@ -190,27 +190,37 @@ pub async fn delta_crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResul
     Ok(crl_response(&req, &info, der))
 }
 
-/// `GET /health`: readiness — the database answers and the CA key can
-/// sign (its token is there); 503 naming what is not ready.
+/// `GET /health`: readiness — the database takes writes and the CA key can
+/// sign (its token is there); 503 naming what is not ready. A database that
+/// answers reads but refuses writes (disk full, read-only) is `read_only`:
+/// relying parties are still served.
 #[get("/health")]
 pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     let authority = state.authority.clone();
     let (database, signer) = blocking(move || {
-        Ok((
-            authority.operator_count().is_ok(),
-            authority.ca().check_signer(),
-        ))
+        let database = match authority.check_store_writable() {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(error = %e, "health: the database takes no writes");
+                if authority.operator_count().is_ok() {
+                    "read_only"
+                } else {
+                    "unreachable"
+                }
+            }
+        };
+        Ok((database, authority.ca().check_signer()))
     })
     .await
-    .unwrap_or((false, Err(ca_core::Error::internal("worker"))));
+    .unwrap_or(("unreachable", Err(ca_core::Error::internal("worker"))));
     if let Err(e) = &signer {
         // The details (token, PKCS#11 code) are for the log, not the public.
         tracing::warn!(error = %e, "health: the CA key cannot sign");
     }
-    let ready = database && signer.is_ok();
+    let ready = database == "ok" && signer.is_ok();
     let body = serde_json::json!({
         "status": if ready { "ok" } else { "unavailable" },
-        "database": if database { "ok" } else { "unreachable" },
+        "database": database,
         "signer": if signer.is_ok() { "ok" } else { "unavailable" },
     });
     HttpResponse::build(error::health_status(ready)).json(body)

@@ -95,6 +95,7 @@ fn status_of(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
         ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         ErrorKind::SignerUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "signer_unavailable"),
+        ErrorKind::StorageUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
         ErrorKind::Config | ErrorKind::KeyStore | ErrorKind::Internal => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
@@ -117,6 +118,11 @@ impl From<Error> for ApiError {
             tracing::warn!(error = %e, "the CA key cannot sign");
             "the CA's signing key cannot be used now (its token is unavailable); nothing \
              was signed; try again later"
+                .to_string()
+        } else if e.kind() == ErrorKind::StorageUnavailable {
+            tracing::warn!(error = %e, "the database cannot be used");
+            "the CA's database cannot take this now (it is unreachable, full or read-only); \
+             nothing was written; try again later"
                 .to_string()
         } else if status.is_server_error() {
             // Details of our own failures go to the log, not to the client.

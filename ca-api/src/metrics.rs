@@ -37,6 +37,7 @@ pub struct Metrics {
     crl_next_update: Gauge<i64, std::sync::atomic::AtomicI64>,
     ready: Gauge<i64, std::sync::atomic::AtomicI64>,
     signer_up: Gauge<i64, std::sync::atomic::AtomicI64>,
+    storage_writable: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -62,6 +63,7 @@ impl Metrics {
         let crl_next_update = Gauge::default();
         let ready = Gauge::default();
         let signer_up = Gauge::default();
+        let storage_writable = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by route pattern, method and status",
@@ -92,6 +94,11 @@ impl Metrics {
             "1 when the CA key can sign (its token answers), else 0",
             signer_up.clone(),
         );
+        registry.register(
+            "storage_writable",
+            "1 when the database takes writes, else 0 (disk full, read-only, unreachable)",
+            storage_writable.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -100,6 +107,7 @@ impl Metrics {
             crl_next_update,
             ready,
             signer_up,
+            storage_writable,
         }
     }
 
@@ -134,6 +142,8 @@ impl Metrics {
         self.ready.set(ready);
         self.signer_up
             .set(i64::from(authority.ca().check_signer().is_ok()));
+        self.storage_writable
+            .set(i64::from(authority.check_store_writable().is_ok()));
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

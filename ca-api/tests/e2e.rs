@@ -482,6 +482,7 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
         "ca_crl_number ",
         "ca_ready 1",
         "ca_signer_up 1",
+        "ca_storage_writable 1",
     ] {
         assert!(scraped.contains(expected), "{expected} in\n{scraped}");
     }

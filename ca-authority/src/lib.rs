@@ -54,6 +54,9 @@ pub struct Authority {
     /// Wakes the publisher thread after a change commits; unset: changes
     /// are published by the committing thread, after its commit.
     publisher: std::sync::OnceLock<std::sync::mpsc::SyncSender<()>>,
+    /// Since when, and why, writes have been failing for a storage fault
+    /// (issue 14): the first write that succeeds again is audited.
+    storage_fault: std::sync::Mutex<Option<(chrono::DateTime<chrono::Utc>, String)>>,
 }
 
 impl Authority {
@@ -75,6 +78,7 @@ impl Authority {
             ocsp_key: None,
             ocsp_responder: Default::default(),
             publisher: Default::default(),
+            storage_fault: Default::default(),
         })
     }
 
@@ -91,6 +95,7 @@ impl Authority {
     /// recorded is published after the commit, outside the lock.
     pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let result = self.store.write(f);
+        self.note_storage(&result);
         self.after_write();
         result
     }
@@ -102,8 +107,57 @@ impl Authority {
         f: impl FnOnce(&mut Tx<'_>) -> Result<Result<T>>,
     ) -> Result<T> {
         let result = self.store.write_verdict(f);
+        self.note_storage(&result);
         self.after_write();
         result
+    }
+
+    /// Remembers a storage fault; on the first write that succeeds after
+    /// one, records the recovery in the audit trail (issue 14).
+    fn note_storage<T>(&self, result: &Result<T>) {
+        let mut fault = self.storage_fault.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Err(e) if e.kind() == ca_core::ErrorKind::StorageUnavailable => {
+                if fault.is_none() {
+                    tracing::error!(error = %e, "storage fault: writes fail");
+                    *fault = Some((self.now(), e.message().to_string()));
+                }
+            }
+            Ok(_) => {
+                if let Some((since, error)) = fault.take() {
+                    drop(fault);
+                    let now = self.now();
+                    let recorded = self.store.write(|tx| {
+                        tx.audit(
+                            now,
+                            ca_store::Event {
+                                actor: "system",
+                                action: "storage.recovered",
+                                object: "store".into(),
+                                outcome: ca_store::Outcome::Ok,
+                                reasons: vec![],
+                                details: serde_json::json!({"failing_since": since, "error": error}),
+                            },
+                        )
+                    });
+                    match recorded {
+                        Ok(()) => tracing::warn!(%since, "storage recovered; writes succeed again"),
+                        // Not recorded: keep the fault for the next write.
+                        Err(_) => {
+                            *self.storage_fault.lock().unwrap_or_else(|p| p.into_inner()) =
+                                Some((since, error))
+                        }
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// Whether the store takes writes now (readiness, issue 14): a write
+    /// transaction that takes the store lock and nothing else.
+    pub fn check_store_writable(&self) -> Result<()> {
+        self.write(|_| Ok(()))
     }
 
     fn after_write(&self) {

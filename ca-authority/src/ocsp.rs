@@ -94,7 +94,9 @@ impl Authority {
             Err(e)
                 if matches!(
                     e.kind(),
-                    ErrorKind::Unavailable | ErrorKind::SignerUnavailable
+                    ErrorKind::Unavailable
+                        | ErrorKind::SignerUnavailable
+                        | ErrorKind::StorageUnavailable
                 ) =>
             {
                 refused(OcspResponseStatus::TryLater)

@@ -232,6 +232,10 @@ pub enum ErrorKind {
     /// The CA key cannot be used now (its token is away, the PIN is
     /// refused, the key is missing); nothing was signed. Try again later.
     SignerUnavailable,
+    /// The database cannot be reached or cannot take writes now (disk full,
+    /// read-only file system, I/O error, connection lost, restarting);
+    /// nothing was half-written. Try again later.
+    StorageUnavailable,
     /// A failure that is not the caller's fault (encoding our own output, signing).
     Internal,
 }
@@ -305,6 +309,11 @@ impl Error {
     /// An input that is not acceptable as given (bad field values).
     pub fn invalid(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Malformed, message)
+    }
+
+    /// The database cannot be used now (503 `storage_unavailable`).
+    pub fn storage_unavailable(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::StorageUnavailable, message)
     }
 
     /// The CA key's token cannot sign now (SPEC §4: 503 `signer_unavailable`).

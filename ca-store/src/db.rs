@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use ca_core::{Error, ErrorKind, Result};
+use ca_core::{Error, Result};
 
 /// Either backend, behind one connection type.
 #[derive(diesel::MultiConnection)]
@@ -78,7 +78,7 @@ pub fn open_pools(url: &str) -> Result<Pools> {
     let is_pg = url.starts_with("postgres://") || url.starts_with("postgresql://");
     let url = url.strip_prefix("sqlite://").unwrap_or(url);
     let unavailable =
-        |e: diesel::r2d2::PoolError| Error::new(ErrorKind::Unavailable, format!("database: {e}"));
+        |e: diesel::r2d2::PoolError| Error::storage_unavailable(format!("database: {e}"));
     let builder = || Pool::builder().connection_timeout(Duration::from_secs(10));
     if is_pg {
         let pool = builder()
@@ -114,12 +114,13 @@ fn run_migrations(conn: &mut AnyConnection) -> Result<()> {
         AnyConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
         AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
     };
-    result.map_err(|e| Error::new(ErrorKind::Unavailable, format!("migrations: {e}")))
+    result.map_err(|e| Error::storage_unavailable(format!("migrations: {e}")))
 }
 
 /// Maps a diesel error to the core's error kinds: missing rows are
-/// `NotFound`, constraint violations `WrongState`, lost connections
-/// `Unavailable`; anything else `Internal`.
+/// `NotFound`, constraint violations `WrongState`, faults of the database or
+/// its disk (lost connection, disk full, read-only, I/O error, busy,
+/// shutting down) `StorageUnavailable`; anything else `Internal`.
 pub fn db_error(e: diesel::result::Error) -> Error {
     use diesel::result::{DatabaseErrorKind as K, Error as D};
     match e {
@@ -130,13 +131,38 @@ pub fn db_error(e: diesel::result::Error) -> Error {
         D::DatabaseError(K::ForeignKeyViolation, info) => {
             Error::not_found(format!("refers to a missing record: {}", info.message()))
         }
-        D::DatabaseError(K::ClosedConnection, info) => Error::new(
-            ErrorKind::Unavailable,
-            format!("database connection lost: {}", info.message()),
-        ),
-        D::DatabaseError(_, info) if info.message().contains("database is locked") => {
-            Error::new(ErrorKind::Unavailable, "database busy; try again")
+        D::DatabaseError(K::ClosedConnection, info) => {
+            Error::storage_unavailable(format!("database connection lost: {}", info.message()))
+        }
+        D::DatabaseError(_, info) if is_storage_fault(info.message()) => {
+            Error::storage_unavailable(format!("database: {}", info.message()))
         }
         other => Error::internal(format!("database: {other}")),
     }
+}
+
+/// The messages SQLite and PostgreSQL give for faults of the database or
+/// its storage rather than of the statement (SQLITE_FULL, _READONLY,
+/// _IOERR, _CANTOPEN, _BUSY, _CORRUPT; PostgreSQL class 08, 53, 57P and
+/// the server's "could not write/extend").
+fn is_storage_fault(message: &str) -> bool {
+    const FAULTS: [&str; 16] = [
+        "database or disk is full",
+        "readonly database",
+        "read-only",
+        "disk I/O error",
+        "unable to open database file",
+        "database is locked",
+        "database disk image is malformed",
+        "No space left on device",
+        "could not extend file",
+        "could not write",
+        "terminating connection",
+        "server closed the connection",
+        "connection to server",
+        "the database system is",
+        "cannot execute",
+        "Connection refused",
+    ];
+    FAULTS.iter().any(|f| message.contains(f))
 }

@@ -25,7 +25,7 @@ pub mod schema;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 
-use ca_core::{Error, ErrorKind, Result};
+use ca_core::{Error, Result};
 
 pub use audit::{Checkpoint, Event, Outcome};
 pub use certificates::{NewCertificate, Reservation};
@@ -87,7 +87,7 @@ impl Store {
     fn conn(&self) -> Result<db::Conn> {
         self.pool
             .get()
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))
+            .map_err(|e| Error::storage_unavailable(format!("database: {e}")))
     }
 
     /// Runs `f` on one read connection, outside any write transaction:
@@ -96,7 +96,7 @@ impl Store {
         let mut conn = self
             .read_pool
             .get()
-            .map_err(|e| Error::new(ErrorKind::Unavailable, format!("database: {e}")))?;
+            .map_err(|e| Error::storage_unavailable(format!("database: {e}")))?;
         f(&mut Tx {
             c: &mut conn,
             crl_changed: false,
