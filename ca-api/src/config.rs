@@ -10,6 +10,10 @@ use zeroize::Zeroizing;
 #[derive(Clone, Debug, Parser)]
 #[command(version, about)]
 pub struct Config {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address and port to listen on.
     #[arg(long, env = "CA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
@@ -56,6 +60,20 @@ pub struct Config {
     /// (alternatively the environment variable CA_PKCS11_PIN).
     #[arg(long, env = "CA_PKCS11_PIN_FILE")]
     pub pkcs11_pin_file: Option<PathBuf>,
+}
+
+/// What the binary does besides serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Checks the registry's consistency (after an incident: a crash, a full
+    /// disk, a restored backup) without changing anything, prints each
+    /// check, and exits 0 when all hold, 1 when one does not. Run it with
+    /// the server's settings, with or without the server running.
+    Check {
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Config {

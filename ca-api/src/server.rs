@@ -68,6 +68,26 @@ pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
     Ok(authority)
 }
 
+/// Opens the registry for `ca-api check`: no recovery, no publication, no
+/// bootstrap (the check shows what an incident left), and never a new CA.
+pub fn open_for_check(config: &Config) -> Result<Arc<Authority>, Error> {
+    if !config.data_dir.join(keystore::CERT_FILE).exists() {
+        return Err(Error::config(
+            "settings",
+            "CA_DATA_DIR",
+            format!("no CA in {}", config.data_dir.display()),
+        ));
+    }
+    let policies = Policies::load(&config.policies_dir())?;
+    let (ca, _) = open_keys(config, &policies)?;
+    Ok(Arc::new(Authority::open(
+        &config.database_url(),
+        Arc::new(ca),
+        Arc::new(policies),
+        Arc::new(SystemClock),
+    )?))
+}
+
 /// A start-up step that signs: done, or postponed while the token is away.
 fn signing<T>(result: Result<T, Error>, what: &str) -> Result<Option<T>, Error> {
     match result {

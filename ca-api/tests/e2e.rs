@@ -559,6 +559,30 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
         true
     );
     assert!(server.stop().success());
+
+    // An operator's consistency check after the run (issue 14).
+    let mut check = std::process::Command::new(env!("CARGO_BIN_EXE_ca-api"));
+    check
+        .arg("check")
+        .env("CA_DATA_DIR", &data)
+        .env(
+            "CA_POLICIES_DIR",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"),
+        )
+        .env_remove("DATABASE_URL")
+        .envs(token_env.iter().copied());
+    if let Some(url) = pg {
+        check.env("DATABASE_URL", url);
+    }
+    let out = check.output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{shown}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shown.contains("crl_covers_revocations"), "{shown}");
+    assert!(shown.ends_with("consistent\n"), "{shown}");
 }
 
 /// The token goes away mid-run (its directory is moved, as a removed HSM

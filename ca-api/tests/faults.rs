@@ -179,6 +179,19 @@ fn a_full_disk_gives_503_and_the_service_recovers_by_itself() {
     let (_, _, verify) = c.call("GET", "/api/v1/admin/audit/verify", None);
     assert_eq!(verify["ok"], true, "{verify}");
     assert!(server.stop().success());
+    // Nothing half-written: the operator's checker finds it consistent.
+    let out = Command::new(env!("CARGO_BIN_EXE_ca-api"))
+        .arg("check")
+        .env("CA_DATA_DIR", &data)
+        .env(
+            "CA_POLICIES_DIR",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"),
+        )
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 
 mod certificates;
 mod checkpoints;
+mod consistency;
 mod decide;
 mod issue;
 mod notifications;
@@ -32,6 +33,7 @@ use ca_store::{Store, Tx};
 
 pub use ca_core::clock::{ManualClock, SystemClock};
 pub use ca_store::{Notification, StoredCrl};
+pub use consistency::{ConsistencyReport, Finding};
 pub use decide::ActData;
 pub use ocsp::{OcspAnswer, HTTP_CACHE_SECONDS};
 pub use operators::{Authenticated, LoginOutcome};

@@ -78,11 +78,27 @@ fn crash_between_reserving_a_serial_and_storing_the_certificate() {
             reg.certificate(&serial, true).is_err(),
             "not visible before it is signed"
         );
+        // The checker, run after the incident and before any recovery,
+        // names the reservation left behind (issue 14) …
+        w.clock.advance(Duration::minutes(10));
+        let report = reg.check_consistency().unwrap();
+        let found = report
+            .checks
+            .iter()
+            .find(|c| c.check == "reservations_finished")
+            .unwrap();
+        assert!(!report.ok && !found.ok, "{report:?}");
+        assert!(found.detail.contains(&serial), "{found:?}");
         assert_eq!(
             reg.complete_interrupted_issuance().unwrap(),
             vec![serial.clone()]
         );
         assert!(reg.complete_interrupted_issuance().unwrap().is_empty());
+        // … and is clean once the recovery has run (and, as at every
+        // start, a CRL is published).
+        reg.publish_crl("system").unwrap();
+        let report = reg.check_consistency().unwrap();
+        assert!(report.ok, "{report:?}");
         let (view, der) = reg.certificate(&serial, true).unwrap();
         assert_eq!(view.status, "active");
         w.t.write_pem("recovered.pem", "CERTIFICATE", &der.unwrap());
@@ -264,6 +280,15 @@ fn a_revocation_commits_without_a_crl_and_a_later_instance_publishes_it() {
         );
         assert!(w.reg.publication_pending().unwrap());
         assert!(w.verifies(&w.crl("stale.pem"), "t.pem"));
+        // The checker names it (issue 14).
+        let report = w.reg.check_consistency().unwrap();
+        let crl = report
+            .checks
+            .iter()
+            .find(|c| c.check == "crl_covers_revocations")
+            .unwrap();
+        assert!(!report.ok && !crl.ok, "{report:?}");
+        assert!(crl.detail.contains(&serial), "{crl:?}");
 
         // Another instance (after a restart, or its background work).
         let other = open_registry(w.t.path(), &db.url, w.clock.clone());
@@ -271,6 +296,8 @@ fn a_revocation_commits_without_a_crl_and_a_later_instance_publishes_it() {
         assert!(published.number > before.number);
         assert!(!other.publication_pending().unwrap());
         assert!(other.publish_pending().unwrap().is_none(), "published once");
+        let report = other.check_consistency().unwrap();
+        assert!(report.ok, "{report:?}");
         // The full CRL and the delta on the base both list it.
         assert!(!w.verifies(&w.crl("full.pem"), "t.pem"), "revoked");
         let (delta, der) = w.reg.current_delta_crl().unwrap().unwrap();

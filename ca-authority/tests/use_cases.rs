@@ -732,6 +732,16 @@ fn an_edited_audit_row_is_named_by_verification() {
             .unwrap();
         let report = w.reg.verify_audit().unwrap();
         assert_eq!((report.ok, report.first_broken), (false, Some(3)));
+        // The consistency checker says so too (issue 14).
+        let checked = w.reg.check_consistency().unwrap();
+        assert!(!checked.ok, "{checked:?}");
+        assert!(
+            checked
+                .checks
+                .iter()
+                .any(|c| c.check == "audit_chain" && !c.ok),
+            "{checked:?}"
+        );
         // Deleting a row breaks the chain at the next one.
         diesel::sql_query(
             "UPDATE audit SET actor = (SELECT actor FROM audit WHERE seq = 2) WHERE seq = 3",
