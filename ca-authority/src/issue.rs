@@ -139,11 +139,13 @@ impl Authority {
     /// Steps 2 and 3: sign, then store the certificate and mark its request
     /// issued. Idempotent: a reservation finished meanwhile is left alone.
     pub(crate) fn complete(&self, actor: &str, r: &Reservation) -> Result<Vec<u8>> {
+        fail::fail_point!("issue.after_reservation");
         let tbs = TbsCertificate::from_der(&r.tbs)
             .map_err(|e| Error::internal(format!("stored TBS: {e}")))?;
         let der = self.ca.sign_certificate(&tbs)?;
+        fail::fail_point!("issue.after_signing");
         let now = self.now();
-        self.write(|tx| {
+        let stored = self.write(|tx| {
             if !tx.store_signed(&r.serial, &der)? {
                 return tx
                     .certificate_der(&r.serial)?
@@ -192,7 +194,9 @@ impl Authority {
                 }
             }
             Ok(der.clone())
-        })
+        });
+        fail::fail_point!("issue.after_store");
+        stored
     }
 
     /// Finishes every issuance a crash interrupted between reservation and

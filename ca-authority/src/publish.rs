@@ -121,6 +121,7 @@ impl Authority {
         let Some(a) = allocation else {
             return Ok(None);
         };
+        fail::fail_point!("publish.after_allocation");
         let kind = if plan == Plan::Pending {
             CrlKind::Full
         } else {
@@ -149,6 +150,7 @@ impl Authority {
                 self.build(a.full, kind, now, a.covers, listed.map(entry_of))
             })
         })?;
+        fail::fail_point!("publish.after_signing");
         let stored = self.store.write(|tx| {
             if !self.store_crl(tx, actor, now, &full)? {
                 // A newer one is stored; its publisher made the delta.
@@ -164,6 +166,7 @@ impl Authority {
             self.checkpoint_in(tx, now)?;
             Ok((true, delta_stored))
         })?;
+        fail::fail_point!("publish.after_store");
         if !stored.0 {
             return Ok(None);
         }
