@@ -226,6 +226,13 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::build(error::health_status(ready)).json(body)
 }
 
+/// `GET /health/live`: liveness — the process answers (what an orchestrator
+/// restarts on); readiness is `/health`.
+#[get("/health/live")]
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "alive"}))
+}
+
 /// `GET /api/v1/openapi.json`: the machine-readable API description.
 #[get("/api/v1/openapi.json")]
 pub async fn openapi() -> HttpResponse {

@@ -34,6 +34,7 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 /// against this list, and the route test checks each one answers.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/health"),
+    ("GET", "/health/live"),
     ("GET", "/api/v1/openapi.json"),
     ("POST", "/api/v1/requests"),
     ("GET", "/api/v1/requests/{id}"),
@@ -97,6 +98,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
             ApiError::from(ca_core::Error::invalid(format!("bad query: {e}"))).into()
         }))
         .service(client::health)
+        .service(client::live)
         .service(client::openapi)
         .service(client::submit)
         .service(client::request_status)

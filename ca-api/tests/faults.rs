@@ -157,6 +157,8 @@ fn a_full_disk_gives_503_and_the_service_recovers_by_itself() {
     let (status, _, health) = c.call("GET", "/health", None);
     assert_eq!(status, 503, "{health}");
     assert_eq!(health["database"], "read_only", "{health}");
+    // Alive all the same: nothing to restart.
+    assert_eq!(c.call("GET", "/health/live", None).0, 200);
     // Relying parties and readers are still served.
     assert_eq!(c.call("GET", "/api/v1/ca/certificate", None).0, 200);
     assert_eq!(c.call("GET", "/api/v1/crl", None).0, 200);
@@ -171,6 +173,7 @@ fn a_full_disk_gives_503_and_the_service_recovers_by_itself() {
     }
     let (status, _, body) = c.call("POST", "/api/v1/admin/crl", None);
     assert_eq!(status, 201, "{body}");
+
     let (_, _, audit) = c.call("GET", "/api/v1/admin/audit?limit=1000", None);
     assert!(
         audit.to_string().contains("storage.recovered"),
