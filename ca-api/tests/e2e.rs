@@ -12,70 +12,9 @@ const SUBJ: &str =
 const SUBJ2: &str =
     "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Главный бухгалтер/CN=Петрова Анна Сергеевна";
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
+mod live;
 
-struct Client {
-    base: String,
-    token: Option<String>,
-}
-
-impl Client {
-    fn json(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}{path}", self.base);
-        let a = agent();
-        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
-        let resp = match (method, body) {
-            ("GET", _) => {
-                let mut r = a.get(&url);
-                if let Some(h) = &auth {
-                    r = r.header("Authorization", h);
-                }
-                r.call()
-            }
-            (_, b) => {
-                let mut r = a.post(&url).header("Content-Type", "application/json");
-                if let Some(h) = &auth {
-                    r = r.header("Authorization", h);
-                }
-                r.send(b.unwrap_or(json!({})).to_string().as_bytes())
-            }
-        }
-        .unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.into_body().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn bytes(&self, path: &str) -> Vec<u8> {
-        let resp = agent().get(format!("{}{path}", self.base)).call().unwrap();
-        assert_eq!(resp.status(), 200, "{path}");
-        resp.into_body().read_to_vec().unwrap()
-    }
-
-    fn submit(&self, der: Vec<u8>) -> (u16, Value) {
-        let resp = agent()
-            .post(format!("{}/api/v1/requests", self.base))
-            .header("Content-Type", "application/pkcs7-mime")
-            .send(&der[..])
-            .unwrap();
-        let status = resp.status().as_u16();
-        (
-            status,
-            serde_json::from_str(&resp.into_body().read_to_string().unwrap()).unwrap(),
-        )
-    }
-}
-
-fn ok(r: (u16, Value), expect: u16) -> Value {
-    assert_eq!(r.0, expect, "{}", r.1);
-    r.1
-}
+use live::{agent, ok, Client};
 
 #[test]
 fn client_software_operators_and_relying_parties_end_to_end() {
@@ -561,28 +500,8 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
     assert!(server.stop().success());
 
     // An operator's consistency check after the run (issue 14).
-    let mut check = std::process::Command::new(env!("CARGO_BIN_EXE_ca-api"));
-    check
-        .arg("check")
-        .env("CA_DATA_DIR", &data)
-        .env(
-            "CA_POLICIES_DIR",
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies"),
-        )
-        .env_remove("DATABASE_URL")
-        .envs(token_env.iter().copied());
-    if let Some(url) = pg {
-        check.env("DATABASE_URL", url);
-    }
-    let out = check.output().unwrap();
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{shown}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let shown = live::check(&data, pg, &token_env);
     assert!(shown.contains("crl_covers_revocations"), "{shown}");
-    assert!(shown.ends_with("consistent\n"), "{shown}");
 }
 
 /// The token goes away mid-run (its directory is moved, as a removed HSM
@@ -615,34 +534,9 @@ fn a_token_taken_away_gives_503_and_the_service_recovers() {
     let port = free_port();
     let server =
         RunningServer::start_with(binary.as_ref(), &data, port, None, "Bootstrap1Pass", &env);
-    let mut c = Client {
-        base: server.url.clone(),
-        token: None,
-    };
-    let s = ok(
-        c.json(
-            "POST",
-            "/api/v1/admin/session",
-            Some(json!({"username": "admin", "password": "Bootstrap1Pass"})),
-        ),
-        200,
-    );
-    c.token = s["token"].as_str().map(str::to_string);
-    ok(
-        c.json(
-            "POST",
-            "/api/v1/admin/password",
-            Some(json!({"old_password": "Bootstrap1Pass", "new_password": "Operator1Pass"})),
-        ),
-        204,
-    );
-    let org = ok(c.json("POST", "/api/v1/admin/organizations", Some(json!({
-        "name": "ООО Ромашка", "inn": "7701234567", "ogrn": "1027700132195", "agreement_number": "КБ-17"}))), 201);
-    let until = (chrono::Utc::now() + chrono::Duration::days(300)).to_rfc3339();
-    let person = ok(c.json("POST", "/api/v1/admin/persons", Some(json!({
-        "organization_id": org["id"], "full_name": "Иванов Иван Иванович", "position": "Генеральный директор",
-        "email": "p@romashka.example", "authority_document": "Доверенность 1", "authority_valid_until": until}))), 201);
-    let pid = person["id"].as_str().unwrap().to_string();
+    let mut c = Client::new(&server.url);
+    c.first_login();
+    let pid = c.register_ivanov();
     let out = try_openssl(
         dir,
         &[

@@ -952,6 +952,16 @@ impl Pkcs11Signer {
     }
 }
 
+fn malformed() -> Error {
+    Error::signer_unavailable("the token's ECDSA signature is malformed")
+}
+
+impl Pkcs11Signer {
+    fn sign_digest(&self, digest: &[u8]) -> Result<Vec<u8>> {
+        self.token.sign_raw(&self.label, &Mechanism::Ecdsa, digest)
+    }
+}
+
 impl CaSigner for Pkcs11Signer {
     fn algorithm(&self) -> AlgorithmIdentifierOwned {
         match self.scheme {
@@ -999,31 +1009,19 @@ impl CaSigner for Pkcs11Signer {
                 self.token
                     .sign_raw(&self.label, &Mechanism::RsaPkcs, &info)?
             }
+            // CKM_ECDSA signs the digest and returns r‖s; certificates
+            // carry the DER ECDSA-Sig-Value.
             Scheme::EcdsaP256 => {
-                let digest = sha2::Sha256::digest(message);
-                let raw = self
-                    .token
-                    .sign_raw(&self.label, &Mechanism::Ecdsa, &digest)?;
+                let raw = self.sign_digest(&sha2::Sha256::digest(message))?;
                 p256::ecdsa::Signature::from_slice(&raw)
-                    .map_err(|_| {
-                        Error::signer_unavailable("the token's ECDSA signature is malformed")
-                    })?
-                    .to_der()
-                    .as_bytes()
-                    .to_vec()
+                    .map(|s| s.to_der().as_bytes().to_vec())
+                    .map_err(|_| malformed())?
             }
             Scheme::EcdsaP384 => {
-                let digest = sha2::Sha384::digest(message);
-                let raw = self
-                    .token
-                    .sign_raw(&self.label, &Mechanism::Ecdsa, &digest)?;
+                let raw = self.sign_digest(&sha2::Sha384::digest(message))?;
                 p384::ecdsa::Signature::from_slice(&raw)
-                    .map_err(|_| {
-                        Error::signer_unavailable("the token's ECDSA signature is malformed")
-                    })?
-                    .to_der()
-                    .as_bytes()
-                    .to_vec()
+                    .map(|s| s.to_der().as_bytes().to_vec())
+                    .map_err(|_| malformed())?
             }
         };
         // A signature that does not verify under the certificate's key

@@ -38,6 +38,9 @@ impl CrlKind {
     }
 }
 
+/// How far below the newest CRL number a prune looks for bodies to empty.
+const PRUNE_WINDOW: i64 = 64;
+
 /// A signed CRL to store.
 #[derive(Clone, Debug)]
 pub struct NewCrl {
@@ -266,16 +269,25 @@ impl Tx<'_> {
         Ok(id.unwrap_or(0))
     }
 
+    /// The change the newest base (`base`) or newest full CRL covers (0
+    /// when there is none).
+    fn covered_change(&mut self, base: bool) -> Result<i64> {
+        let q = crls::table
+            .order(crls::number.desc())
+            .select(crls::covers_change);
+        let covered: Option<i64> = if base {
+            q.filter(crls::kind.eq(CrlKind::Base.code())).first(self.c)
+        } else {
+            q.filter(crls::base_number.is_null()).first(self.c)
+        }
+        .optional()
+        .map_err(db_error)?;
+        Ok(covered.unwrap_or(0))
+    }
+
     /// Whether a change is recorded that the newest full CRL does not reflect.
     pub fn crl_publication_pending(&mut self) -> Result<bool> {
-        let covered: Option<i64> = crls::table
-            .filter(crls::base_number.is_null())
-            .order(crls::number.desc())
-            .select(crls::covers_change)
-            .first(self.c)
-            .optional()
-            .map_err(db_error)?;
-        Ok(self.latest_crl_change()? > covered.unwrap_or(0))
+        Ok(self.latest_crl_change()? > self.covered_change(false)?)
     }
 
     /// What a delta CRL lists for the changes in (`after`, `upto`]: each
@@ -319,22 +331,7 @@ impl Tx<'_> {
     /// Forgets changes every current CRL reflects: at or below what both
     /// the newest base and the newest full CRL cover.
     pub fn prune_crl_changes(&mut self) -> Result<usize> {
-        let covered = |q: Option<i64>| q.unwrap_or(0);
-        let base: Option<i64> = crls::table
-            .filter(crls::kind.eq(CrlKind::Base.code()))
-            .order(crls::number.desc())
-            .select(crls::covers_change)
-            .first(self.c)
-            .optional()
-            .map_err(db_error)?;
-        let full: Option<i64> = crls::table
-            .filter(crls::base_number.is_null())
-            .order(crls::number.desc())
-            .select(crls::covers_change)
-            .first(self.c)
-            .optional()
-            .map_err(db_error)?;
-        let upto = covered(base).min(covered(full));
+        let upto = self.covered_change(true)?.min(self.covered_change(false)?);
         diesel::delete(crl_changes::table.filter(crl_changes::id.le(upto)))
             .execute(self.c)
             .map_err(db_error)
@@ -415,8 +412,18 @@ impl Tx<'_> {
         .into_iter()
         .flatten()
         .collect();
+        // Every publication prunes, so bodies remain only on the CRLs kept
+        // and on the few stored since the last prune: look at the newest
+        // numbers only, not at every CRL ever published (a scan under the
+        // store lock that grew with every publication, found by the soak).
+        let newest = crls::table
+            .select(diesel::dsl::max(crls::number))
+            .first::<Option<i64>>(self.c)
+            .map_err(db_error)?
+            .unwrap_or(0);
         diesel::update(
             crls::table
+                .filter(crls::number.ge(newest - PRUNE_WINDOW))
                 .filter(crls::number.ne_all(keep))
                 .filter(crls::der.ne(Vec::<u8>::new())),
         )

@@ -1,3 +1,4 @@
+DROP INDEX crls_kind;
 DROP TABLE crl_changes;
 ALTER TABLE crls DROP COLUMN covers_change;
 ALTER TABLE store_lock DROP COLUMN last_crl_number;

@@ -10,6 +10,9 @@ CREATE TABLE crl_changes (
     at BIGINT NOT NULL
 );
 ALTER TABLE crls ADD COLUMN covers_change BIGINT NOT NULL DEFAULT 0;
+-- The newest base (or full) CRL is looked up at every publication: by
+-- index, not by scanning every CRL since the base (found by the soak).
+CREATE INDEX crls_kind ON crls (kind, number);
 -- CRL numbers are allocated under the lock before the CRL exists.
 ALTER TABLE store_lock ADD COLUMN last_crl_number BIGINT NOT NULL DEFAULT 0;
 -- A base CRL being built: others do not start one before this time.
