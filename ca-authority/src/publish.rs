@@ -69,6 +69,8 @@ struct Allocation {
     covers: i64,
     /// The base the delta is on: its number and the change it covers.
     base: Option<(u64, i64)>,
+    /// A full CRL after changes, or a new base.
+    kind: CrlKind,
 }
 
 impl Authority {
@@ -100,9 +102,19 @@ impl Authority {
                 tx.claim_base_crl(now + BASE_CLAIM)?;
             }
             let covers = tx.latest_crl_change()?;
+            // A delta that would carry too many changes since its base: a
+            // new base instead (and, with it, an empty delta).
+            let rebase = plan == Plan::Pending
+                && latest_base.as_ref().is_some_and(|b| {
+                    covers - b.covers_change > i64::from(self.policies.ca.delta_limit)
+                });
+            if rebase {
+                tx.claim_base_crl(now + BASE_CLAIM)?;
+            }
             let full = tx.next_crl_number()?;
             let base = match plan {
                 Plan::Base | Plan::BaseIfDue => Some((full, covers)),
+                Plan::Pending if rebase => Some((full, covers)),
                 Plan::Pending => latest_base.map(|b| (b.number, b.covers_change)),
             };
             // The delta's number is above the full CRL's, so a relying
@@ -116,17 +128,18 @@ impl Authority {
                 delta,
                 covers,
                 base,
+                kind: if plan == Plan::Pending && !rebase {
+                    CrlKind::Full
+                } else {
+                    CrlKind::Base
+                },
             }))
         })?;
         let Some(a) = allocation else {
             return Ok(None);
         };
         fail::fail_point!("publish.after_allocation");
-        let kind = if plan == Plan::Pending {
-            CrlKind::Full
-        } else {
-            CrlKind::Base
-        };
+        let kind = a.kind;
         // After a change on an existing base, the delta (small: only what
         // changed since the base) is built and stored first, so relying
         // parties that read deltas have the change in milliseconds while

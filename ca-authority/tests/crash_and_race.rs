@@ -551,3 +551,47 @@ fn open_registry_with_clock(w: &World, db: &ca_tests::TestDb) -> support::Reg {
     let policies = ca_core::policy::Policies::load(&w.t.path().join("policies")).unwrap();
     support::open_registry_with(w.t.path(), &db.url, w.clock.clone(), policies)
 }
+
+/// Issue 10: a delta CRL is cumulative since its base, so every change
+/// makes every later publication larger until the next scheduled base. Past
+/// `crl.delta_limit` changes the next publication is a new base (with an
+/// empty delta) instead.
+#[test]
+fn a_delta_past_its_limit_starts_a_new_base() {
+    on_each_backend(|db| {
+        let mut policies = support::policies();
+        policies.ca.delta_limit = 2;
+        let w = World::with_policies(db, policies);
+        w.reg.publish_crl("system").unwrap();
+        let first_base = w.reg.current_crl().unwrap().unwrap().0.number;
+        let serials: Vec<String> = (0..3)
+            .map(|i| w.technological(&format!("d{i}"), &w.person))
+            .collect();
+        let delta_base = || {
+            let (delta, _) = w.reg.current_delta_crl().unwrap().unwrap();
+            let stored = w.reg.crl(delta.number).unwrap().unwrap();
+            (stored.base.unwrap(), delta.entries)
+        };
+        let revoke = |serial: &str| {
+            w.reg
+                .revoke("registrar", serial, "key_compromise", "З-1", None)
+                .unwrap();
+        };
+        revoke(&serials[0]);
+        revoke(&serials[1]);
+        assert_eq!(
+            delta_base(),
+            (first_base, 2),
+            "two changes: on the first base"
+        );
+        revoke(&serials[2]);
+        let (base, entries) = delta_base();
+        assert!(base > first_base, "the third change starts a new base");
+        assert_eq!(entries, 0, "and its delta is empty");
+        let crl = w.crl("rebased.pem");
+        for i in 0..3 {
+            assert!(!w.verifies(&crl, &format!("d{i}.pem")), "d{i} listed");
+        }
+        assert!(w.reg.check_consistency().unwrap().ok);
+    });
+}

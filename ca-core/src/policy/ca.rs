@@ -8,6 +8,9 @@ use crate::subject::SubjectSpec;
 
 pub(super) const FILE: &str = "ca.toml";
 
+/// Changes a delta CRL carries before a new base is published.
+const DEFAULT_DELTA_LIMIT: u32 = 1000;
+
 /// The algorithm of the CA's own key, used when the CA is created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaKeyAlgorithm {
@@ -50,6 +53,10 @@ pub struct CaPolicy {
     pub crl_period: Duration,
     /// How long before nextUpdate a new CRL is published.
     pub crl_overlap: Duration,
+    /// How many changes a delta CRL may carry before the next publication
+    /// starts a new base instead (issue 10: a cumulative delta since the
+    /// day's base grows with every change, and so does every publication).
+    pub delta_limit: u32,
     /// The CRL distribution point written into certificates.
     pub crl_url: String,
     /// The CA issuers URL (AIA) written into certificates.
@@ -102,6 +109,7 @@ struct RawKey {
 struct RawCrl {
     period_hours: u32,
     overlap_hours: u32,
+    delta_limit: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -192,6 +200,17 @@ impl CaPolicy {
             validity: Duration::days(raw.key.validity_days.into()),
             crl_period: Duration::hours(raw.crl.period_hours.into()),
             crl_overlap: Duration::hours(raw.crl.overlap_hours.into()),
+            delta_limit: match raw.crl.delta_limit {
+                None => DEFAULT_DELTA_LIMIT,
+                Some(n @ 1..=1_000_000) => n,
+                Some(_) => {
+                    return Err(Error::config(
+                        FILE,
+                        "crl.delta_limit",
+                        "must be 1 to 1000000 changes",
+                    ))
+                }
+            },
             crl_url: http_url(
                 "urls.crl_distribution_point",
                 raw.urls.crl_distribution_point,
