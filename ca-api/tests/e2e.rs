@@ -141,23 +141,7 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
     };
 
     // Operator: first login, password change, registration.
-    let s = ok(
-        c.json(
-            "POST",
-            "/api/v1/admin/session",
-            Some(json!({"username": "admin", "password": "Bootstrap1Pass"})),
-        ),
-        200,
-    );
-    c.token = s["token"].as_str().map(str::to_string);
-    ok(
-        c.json(
-            "POST",
-            "/api/v1/admin/password",
-            Some(json!({"old_password": "Bootstrap1Pass", "new_password": "Operator1Pass"})),
-        ),
-        204,
-    );
+    c.first_login();
     let org = ok(c.json("POST", "/api/v1/admin/organizations", Some(json!({
         "name": "ООО Ромашка", "inn": "7701234567", "ogrn": "1027700132195", "agreement_number": "КБ-17"}))), 201);
     let until = (chrono::Utc::now() + chrono::Duration::days(300)).to_rfc3339();
@@ -453,16 +437,8 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
         base: server.url.clone(),
         token: None,
     };
-    let s = ok(
-        c.json(
-            "POST",
-            "/api/v1/admin/session",
-            Some(json!({"username": "admin", "password": "Operator1Pass"})),
-        ),
-        200,
-    );
+    let s = c.login("Operator1Pass");
     assert_eq!(s["must_change_password"], false);
-    c.token = s["token"].as_str().map(str::to_string);
     assert_eq!(
         std::fs::read(dir.join("ca.der")).unwrap(),
         c.bytes("/api/v1/ca/certificate"),
@@ -625,15 +601,7 @@ fn a_token_taken_away_gives_503_and_the_service_recovers() {
     let server =
         RunningServer::start_with(binary.as_ref(), &data, port, None, "Bootstrap1Pass", &env);
     c.base = server.url.clone();
-    let s = ok(
-        c.json(
-            "POST",
-            "/api/v1/admin/session",
-            Some(json!({"username": "admin", "password": "Operator1Pass"})),
-        ),
-        200,
-    );
-    c.token = s["token"].as_str().map(str::to_string);
+    c.login("Operator1Pass");
     assert_eq!(
         c.bytes("/api/v1/ca/certificate"),
         ca_der,

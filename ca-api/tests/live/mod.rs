@@ -97,18 +97,25 @@ impl Client {
         )
     }
 
-    /// The bootstrap admin's first login: logs in with `Bootstrap1Pass`,
-    /// changes it to `Operator1Pass`, and keeps the token.
-    pub fn first_login(&mut self) {
+    /// Logs `admin` in with `password`, keeps the token, and returns the
+    /// session's JSON.
+    pub fn login(&mut self, password: &str) -> Value {
         let s = ok(
             self.json(
                 "POST",
                 "/api/v1/admin/session",
-                Some(json!({"username": "admin", "password": "Bootstrap1Pass"})),
+                Some(json!({"username": "admin", "password": password})),
             ),
             200,
         );
         self.token = s["token"].as_str().map(str::to_string);
+        s
+    }
+
+    /// The bootstrap admin's first login: logs in with `Bootstrap1Pass`,
+    /// changes it to `Operator1Pass`, and keeps the token.
+    pub fn first_login(&mut self) {
+        self.login("Bootstrap1Pass");
         ok(
             self.json(
                 "POST",
