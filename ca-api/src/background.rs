@@ -1,12 +1,16 @@
-//! Work the server does on its own (SPEC §3.4, §3.6, §7): revoke lapsed
-//! suspensions, republish the CRL before nextUpdate, deliver notifications
-//! to organisations' webhooks with retries and backoff. Every instance runs
-//! it; the store makes each step happen once.
+//! Work the server does on its own (SPEC §3.4, §3.6, §3.8, §7): revoke
+//! lapsed suspensions, republish the CRL before nextUpdate, remind owners
+//! whose renewal window opened, deliver notifications by mail and to
+//! organisations' webhooks with retries and backoff. Every instance runs
+//! it; the store makes each step happen once, and a notification is claimed
+//! before it is sent so that two instances do not both send it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ca_authority::{Authority, Notification};
+use ca_authority::{Authority, Channel, Notification};
+
+use crate::mail::{self, Addressee, Mailer};
 
 /// How webhooks are posted.
 #[derive(Clone)]
@@ -40,8 +44,18 @@ impl Webhooks {
     }
 }
 
+/// Where notifications go: webhooks always, mail when SMTP is configured
+/// (without it, letters wait in the outbox).
+#[derive(Clone)]
+pub struct Delivery {
+    /// Webhook posting.
+    pub hooks: Webhooks,
+    /// SMTP, when `CA_SMTP_URL` is set.
+    pub mail: Option<Mailer>,
+}
+
 /// Runs one round of background work; errors are logged and retried next round.
-pub fn tick(authority: &Authority, hooks: &Webhooks) {
+pub fn tick(authority: &Authority, delivery: &Delivery) {
     match authority.complete_reservations_older_than(chrono::Duration::minutes(1)) {
         Ok(done) if !done.is_empty() => {
             tracing::warn!(serials = ?done, "finished interrupted issuance")
@@ -102,18 +116,77 @@ pub fn tick(authority: &Authority, hooks: &Webhooks) {
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "CRL publication of pending changes failed"),
     }
-    match authority.due_notifications(50) {
+    match authority.remind_renewals() {
+        Ok(reminded) if !reminded.is_empty() => {
+            tracing::info!(?reminded, "renewal reminders written")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "renewal reminders failed"),
+    }
+    deliver_all(authority, Channel::Webhook, |n| {
+        post(authority, &delivery.hooks, n)
+    });
+    if let Some(mailer) = &delivery.mail {
+        deliver_all(authority, Channel::Email, |n| send(authority, mailer, n));
+    }
+}
+
+/// Claims and delivers the due notifications of one channel.
+fn deliver_all(authority: &Authority, channel: Channel, deliver: impl Fn(&Notification)) {
+    match authority.due_notifications(channel, 50) {
         Ok(list) => {
-            for n in list.into_iter().filter(|n| n.webhook_url.is_some()) {
-                deliver(authority, hooks, &n);
+            for n in list {
+                match authority.claim_notification(&n.id) {
+                    Ok(true) => deliver(&n),
+                    Ok(false) => {} // another instance has it
+                    Err(e) => {
+                        tracing::warn!(error = %e, id = %n.id, "claiming a notification failed")
+                    }
+                }
             }
         }
         Err(e) => tracing::warn!(error = %e, "reading the outbox failed"),
     }
 }
 
-fn deliver(authority: &Authority, hooks: &Webhooks, n: &Notification) {
-    let url = n.webhook_url.as_deref().unwrap_or_default();
+/// Records a delivery attempt's outcome.
+fn outcome(authority: &Authority, n: &Notification, result: Result<(), String>) {
+    let recorded = match result {
+        Ok(()) => authority.notification_delivered(&n.id).map(|_| ()),
+        Err(e) => {
+            tracing::warn!(id = %n.id, event = %n.event, channel = %n.channel, error = %e, "delivery failed; will retry");
+            authority.notification_failed(&n.id, &e)
+        }
+    };
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, id = %n.id, "recording a delivery attempt failed");
+    }
+}
+
+fn send(authority: &Authority, mailer: &Mailer, n: &Notification) {
+    let to = n.destination.as_deref().unwrap_or_default();
+    let addressee = n
+        .person_id
+        .as_deref()
+        .and_then(|p| authority.person(p).ok())
+        .map(|p| Addressee {
+            full_name: p.full_name.clone(),
+            organization: authority
+                .organization(&p.organization_id)
+                .map(|o| o.name)
+                .unwrap_or_default(),
+        })
+        .unwrap_or_default();
+    let offset = authority.policies().calendar.offset();
+    let result = match mail::compose(&n.event, &n.payload, n.created_at, &addressee, offset) {
+        Some(letter) => mailer.send(&n.id, to, &letter),
+        None => Err(format!("no letter for event {}", n.event)),
+    };
+    outcome(authority, n, result);
+}
+
+fn post(authority: &Authority, hooks: &Webhooks, n: &Notification) {
+    let url = n.destination.as_deref().unwrap_or_default();
     let mut request = hooks
         .agent
         .post(url)
@@ -122,26 +195,21 @@ fn deliver(authority: &Authority, hooks: &Webhooks, n: &Notification) {
     if let Some(signature) = hooks.signature(n.payload.as_bytes()) {
         request = request.header("X-CA-Signature", &signature);
     }
-    let result = request.send(n.payload.as_bytes());
-    let outcome = match result {
-        Ok(resp) if resp.status().is_success() => {
-            authority.notification_delivered(&n.id).map(|_| ())
-        }
-        Ok(resp) => authority.notification_failed(&n.id, &format!("HTTP {}", resp.status())),
-        Err(e) => authority.notification_failed(&n.id, &e.to_string()),
+    let result = match request.send(n.payload.as_bytes()) {
+        Ok(resp) if resp.status().is_success() => Ok(()),
+        Ok(resp) => Err(format!("HTTP {}", resp.status())),
+        Err(e) => Err(e.to_string()),
     };
-    if let Err(e) = outcome {
-        tracing::warn!(error = %e, id = %n.id, "recording a delivery attempt failed");
-    }
+    outcome(authority, n, result);
 }
 
 /// Runs [`tick`] every `every` until the server stops.
-pub async fn run(authority: Arc<Authority>, every: Duration, hooks: Webhooks) {
+pub async fn run(authority: Arc<Authority>, every: Duration, delivery: Delivery) {
     let mut interval = actix_web::rt::time::interval(every);
     loop {
         interval.tick().await;
-        let (authority, hooks) = (authority.clone(), hooks.clone());
-        if let Err(e) = actix_web::web::block(move || tick(&authority, &hooks)).await {
+        let (authority, delivery) = (authority.clone(), delivery.clone());
+        if let Err(e) = actix_web::web::block(move || tick(&authority, &delivery)).await {
             tracing::warn!(error = %e, "background work did not run");
         }
     }

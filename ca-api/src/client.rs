@@ -6,7 +6,7 @@ use ca_core::serial::{parse_serial_hex, serial_hex};
 use ca_core::{Error, ErrorKind};
 use chrono::Utc;
 
-use crate::act;
+use crate::documents;
 use crate::error::{self, ApiError, ApiResult};
 use crate::media::{self, Envelope};
 use crate::state::{blocking, AppState};
@@ -66,24 +66,43 @@ pub async fn request_certificate(
     Ok(media::certificate(&req, &der))
 }
 
-/// `GET /api/v1/requests/{id}/act`: the printable acceptance act.
+/// `GET /api/v1/requests/{id}/act`: the printable acceptance act
+/// (Приложение № 8.1), HTML or PDF by `Accept`.
 #[get("/api/v1/requests/{id}/act")]
 pub async fn request_act(
+    req: HttpRequest,
     id: web::Path<String>,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let authority = state.authority.clone();
     let data = blocking(move || authority.request_act(&id)).await?;
-    let ca_name = state
-        .authority
-        .ca()
-        .certificate()
-        .tbs_certificate
-        .subject
-        .to_string();
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(act::render(&data, &ca_name)))
+    let authority = &state.authority;
+    let doc = documents::acceptance_act(
+        &data,
+        &documents::ca_name(authority.ca().certificate()),
+        authority.policies().calendar.offset(),
+    )?;
+    media::document(&req, doc, format!("act-{}", data.request.id)).await
+}
+
+/// `GET /api/v1/certificates/{serial}/copy`: the printable paper copy of a
+/// certificate (Приложение № 21), HTML or PDF by `Accept`.
+#[get("/api/v1/certificates/{serial}/copy")]
+pub async fn certificate_copy(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult<HttpResponse> {
+    let sn = serial(&path)?;
+    let authority = state.authority.clone();
+    let data = blocking(move || authority.certificate_copy(&sn)).await?;
+    let doc = documents::certificate_copy(&data, state.authority.policies().calendar.offset())?;
+    media::document(
+        &req,
+        doc,
+        format!("certificate-{}", data.stored.record.serial),
+    )
+    .await
 }
 
 pub(crate) fn serial(text: &str) -> Result<String, ApiError> {

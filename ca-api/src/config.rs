@@ -60,6 +60,20 @@ pub struct Config {
     /// (alternatively the environment variable CA_PKCS11_PIN).
     #[arg(long, env = "CA_PKCS11_PIN_FILE")]
     pub pkcs11_pin_file: Option<PathBuf>,
+
+    /// The SMTP server letters to persons go through, in lettre's URL form:
+    /// `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`. Unset: letters wait in
+    /// the outbox (`ca-cli outbox list`).
+    #[arg(long, env = "CA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of those letters.
+    #[arg(
+        long,
+        env = "CA_MAIL_FROM",
+        default_value = "Удостоверяющий центр <ca@localhost>"
+    )]
+    pub mail_from: String,
 }
 
 /// What the binary does besides serving.
@@ -77,6 +91,17 @@ pub enum Command {
 }
 
 impl Config {
+    /// The SMTP side, when configured.
+    pub fn mailer(&self) -> Result<Option<crate::mail::Mailer>, ca_core::Error> {
+        self.smtp_url
+            .as_deref()
+            .map(|url| {
+                crate::mail::Mailer::new(url, &self.mail_from)
+                    .map_err(|m| ca_core::Error::config("settings", "", &m))
+            })
+            .transpose()
+    }
+
     /// The token settings, when the CA key is on a token.
     pub fn token(&self) -> Result<Option<TokenConfig>, ca_core::Error> {
         let Some(module) = &self.pkcs11_module else {

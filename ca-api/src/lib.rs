@@ -2,8 +2,8 @@
 //! check the role, call one use case of `ca-authority` off the async workers, map
 //! the result. Errors become HTTP statuses in `error.rs` only.
 
-pub mod act;
 pub mod admin_certificates;
+pub mod admin_outbox;
 pub mod admin_registry;
 pub mod admin_requests;
 pub mod admin_session;
@@ -11,8 +11,10 @@ pub mod auth;
 pub mod background;
 pub mod client;
 pub mod config;
+pub mod documents;
 pub mod error;
 pub mod extract;
+pub mod mail;
 pub mod media;
 pub mod metrics;
 pub mod ocsp;
@@ -40,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/requests/{id}"),
     ("GET", "/api/v1/requests/{id}/certificate"),
     ("GET", "/api/v1/requests/{id}/act"),
+    ("GET", "/api/v1/certificates/{serial}/copy"),
     ("GET", "/api/v1/certificates/{serial}"),
     ("GET", "/api/v1/certificates/{serial}/certificate"),
     ("GET", "/api/v1/ca/certificate"),
@@ -73,6 +76,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/admin/certificates/{serial}/revoke"),
     ("POST", "/api/v1/admin/crl"),
     ("GET", "/api/v1/admin/crl"),
+    ("GET", "/api/v1/admin/outbox"),
     ("GET", "/api/v1/admin/audit"),
     ("GET", "/api/v1/admin/audit/verify"),
     ("GET", "/api/v1/admin/audit/checkpoints"),
@@ -104,6 +108,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
         .service(client::request_status)
         .service(client::request_certificate)
         .service(client::request_act)
+        .service(client::certificate_copy)
         .service(client::certificate_status)
         .service(client::certificate_download)
         .service(client::ca_certificate)
@@ -141,6 +146,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<state::AppState>
         .service(admin_certificates::revoke)
         .service(admin_certificates::publish_crl)
         .service(admin_certificates::show_crl)
+        .service(admin_outbox::outbox)
         .service(admin_certificates::audit)
         .service(admin_certificates::verify_audit)
         .service(admin_certificates::audit_checkpoints)

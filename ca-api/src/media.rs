@@ -12,6 +12,37 @@ pub fn wants_pem(req: &HttpRequest) -> bool {
         .any(|v| v.contains("application/x-pem-file"))
 }
 
+/// `Accept: application/pdf` asks for a document as PDF (HTML otherwise).
+pub fn wants_pdf(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/pdf"))
+}
+
+/// A printable document as PDF or HTML, by `Accept`. Rendering a PDF
+/// takes milliseconds of CPU: it runs off the request workers.
+pub async fn document(
+    req: &HttpRequest,
+    doc: crate::documents::Document,
+    file_name: String,
+) -> Result<HttpResponse, crate::error::ApiError> {
+    if wants_pdf(req) {
+        let pdf = crate::state::blocking(move || crate::documents::pdf::render(&doc)).await?;
+        Ok(HttpResponse::Ok()
+            .content_type("application/pdf")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{file_name}.pdf\""),
+            ))
+            .body(pdf))
+    } else {
+        Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(crate::documents::html::render(&doc)))
+    }
+}
+
 /// A certificate as DER (`application/pkix-cert`) or PEM.
 pub fn certificate(req: &HttpRequest, der: &[u8]) -> HttpResponse {
     if wants_pem(req) {

@@ -185,11 +185,14 @@ pub async fn serve(config: Config, authority: Arc<Authority>) -> std::io::Result
     let state = web::Data::new(AppState::new(authority.clone()));
     let max_body = config.max_body;
     let secret = std::env::var("CA_WEBHOOK_SECRET").ok().map(Zeroizing::new);
-    let hooks = crate::background::Webhooks::new(secret.as_ref().map(|s| s.as_bytes()));
+    let delivery = crate::background::Delivery {
+        hooks: crate::background::Webhooks::new(secret.as_ref().map(|s| s.as_bytes())),
+        mail: config.mailer().map_err(std::io::Error::other)?,
+    };
     let background = actix_web::rt::spawn(crate::background::run(
         authority,
         Duration::from_secs(config.tick_seconds.max(1)),
-        hooks,
+        delivery,
     ));
     tracing::info!(listen = %config.listen, "serving");
     // /metrics on its own address, never on the public one (SPEC §4).

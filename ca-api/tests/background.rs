@@ -8,6 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
+use ca_authority::Channel;
 use ca_core::api::{NewOrganization, NewPerson};
 use ca_tests::TestDb;
 use chrono::Duration;
@@ -73,6 +74,7 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
                 ogrn: "1027700132195".into(),
                 agreement_number: "1".into(),
                 webhook_url: Some(url),
+                contact_email: None,
             },
         )
         .unwrap();
@@ -96,12 +98,15 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
         .reg
         .issue_technological("registrar", &person.person.id, req.info.public_key)
         .unwrap();
-    let agent = ca_api::background::Webhooks::new(Some(b"shared secret"));
+    let agent = ca_api::background::Delivery {
+        hooks: ca_api::background::Webhooks::new(Some(b"shared secret")),
+        mail: None,
+    };
 
     // First attempt: the receiver answers 500; the notification stays, backed off.
     ca_api::background::tick(&env.reg, &agent);
     assert_eq!(bodies.lock().unwrap().len(), 1);
-    let waiting = env.reg.due_notifications(10).unwrap();
+    let waiting = env.reg.due_notifications(Channel::Webhook, 10).unwrap();
     assert!(waiting.is_empty(), "backed off: not due again at once");
     // Not yet after 30 s; due after the 1-minute backoff, then delivered.
     env.clock.advance(Duration::seconds(30));
@@ -113,7 +118,7 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
     assert_eq!(got.len(), 2);
     let (headers, raw) = got[1].split_once("\r\n\r\n").unwrap();
     // Signed with the shared secret: receivers can check it is the CA's.
-    let expected = agent.signature(raw.as_bytes()).unwrap();
+    let expected = agent.hooks.signature(raw.as_bytes()).unwrap();
     assert!(
         headers
             .to_ascii_lowercase()
@@ -128,9 +133,20 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
     assert_eq!(body["event"], "certificate.issued");
     assert_eq!(body["data"]["serial"], serial.as_str());
     let all = env.reg.notifications_for(&person.person.id).unwrap();
-    assert_eq!(all[0].attempts, 1);
+    let hook: Vec<_> = all.iter().filter(|n| n.channel == "webhook").collect();
+    assert_eq!(hook.len(), 1);
+    assert_eq!(hook[0].attempts, 1);
+    assert!(hook[0].delivered_at.is_some());
+    // The letter to the person waits: no SMTP server is configured here.
+    let letters: Vec<_> = all.iter().filter(|n| n.channel == "email").collect();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].destination.as_deref(), Some("i@example.org"));
+    assert!(letters[0].delivered_at.is_none());
     assert!(
-        env.reg.due_notifications(10).unwrap().is_empty(),
+        env.reg
+            .due_notifications(Channel::Webhook, 10)
+            .unwrap()
+            .is_empty(),
         "delivered once, not again"
     );
     ca_api::background::tick(&env.reg, &agent);

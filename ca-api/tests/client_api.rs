@@ -90,9 +90,7 @@ async fn request_lifecycle_through_the_api() {
         let html = String::from_utf8(act.body.clone()).unwrap();
         let fp = v["key_sha256"].as_str().unwrap().to_uppercase();
         assert!(
-            html.contains(&fp[..4])
-                && html.contains("BEGIN PUBLIC KEY")
-                && html.contains("ECDSA P-256"),
+            html.contains(&format!("{} {}", &fp[..4], &fp[4..8])) && html.contains("P-256"),
             "{html}"
         );
         let due = get(&app, "/api/v1/admin/due", Some(&admin)).await.json();

@@ -44,6 +44,7 @@ fn certificate(env: &Env) -> String {
                 ogrn: "1027700132195".into(),
                 agreement_number: "КБ-1".into(),
                 webhook_url: None,
+                contact_email: None,
             },
         )
         .unwrap();

@@ -26,6 +26,10 @@ pub struct ActData {
     pub request: RequestRecord,
     /// Subject as requested, RFC 4514.
     pub subject: String,
+    /// Subject as requested, attribute by attribute.
+    pub subject_name: x509_cert::name::Name,
+    /// The public key (SubjectPublicKeyInfo), DER.
+    pub public_key_der: Vec<u8>,
     /// The public key, PEM.
     pub public_key_pem: String,
     /// The person and organisation, when known.
@@ -124,7 +128,9 @@ impl Authority {
             };
             Ok(ActData {
                 subject: csr.request.info.subject.to_string(),
+                subject_name: csr.request.info.subject.clone(),
                 public_key_pem: ca_core::der_to_pem("PUBLIC KEY", &spki),
+                public_key_der: spki,
                 person,
                 request,
             })

@@ -23,6 +23,20 @@ use ca_store::{Event, NewCertificate, Outcome, RequestDecision, Reservation, Tx}
 
 use crate::Authority;
 
+/// What the paper copy of a certificate shows (Appendix 21).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyData {
+    /// The certificate's record.
+    pub stored: StoredCertificate,
+    /// The signed certificate.
+    pub der: Vec<u8>,
+    /// The owner and organisation as registered.
+    pub person: Option<(
+        ca_core::records::Registration,
+        ca_core::records::OrganizationRecord,
+    )>,
+}
+
 /// SHA-256 of a SubjectPublicKeyInfo's DER, hex: the duplicate-key index.
 pub(crate) fn key_sha256(spki: &SubjectPublicKeyInfoOwned) -> Result<String> {
     let der = spki.to_der().map_err(|e| Error::internal(e.to_string()))?;
@@ -232,6 +246,31 @@ impl Authority {
                 .filter(|c| c.record.status != ca_core::records::CertificateStatus::Signing)
                 .ok_or_else(|| not_found(serial))?;
             Ok((stored, tx.certificate_der(serial)?))
+        })
+    }
+
+    /// What the printable paper copy of a certificate shows (Appendix 21):
+    /// the signed certificate and its owner as registered. The certificate
+    /// itself is public; so is what the copy adds from the registry (the
+    /// organisation's ИНН and ОГРН are in the subject already).
+    pub fn certificate_copy(&self, serial: &str) -> Result<CopyData> {
+        self.store.read(|tx| {
+            let stored = tx
+                .certificate(serial)?
+                .filter(|c| c.record.status != ca_core::records::CertificateStatus::Signing)
+                .ok_or_else(|| not_found(serial))?;
+            let der = tx
+                .certificate_der(serial)?
+                .ok_or_else(|| Error::wrong_state("certificate not signed yet"))?;
+            let person = match tx.person(&stored.record.person_id)? {
+                Some(reg) => tx.organization(&reg.organization_id)?.map(|o| (reg, o)),
+                None => None,
+            };
+            Ok(CopyData {
+                stored,
+                der,
+                person,
+            })
         })
     }
 

@@ -32,9 +32,10 @@ use ca_core::{CertificateAuthority, Result};
 use ca_store::{Store, Tx};
 
 pub use ca_core::clock::{ManualClock, SystemClock};
-pub use ca_store::{Notification, StoredCrl};
+pub use ca_store::{Channel, Notification, OutboxFilter, StoredCrl};
 pub use consistency::{ConsistencyReport, Finding};
 pub use decide::ActData;
+pub use issue::CopyData;
 pub use ocsp::{OcspAnswer, HTTP_CACHE_SECONDS};
 pub use operators::{Authenticated, LoginOutcome};
 pub use submit::Submission;

@@ -96,6 +96,24 @@ pub enum Command {
     /// Operators and roles (admin).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Notifications: letters and webhook posts (admin, auditor).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// What was sent, what waits and what keeps failing, newest first.
+    #[command(
+        after_help = "Examples:\n  ca-cli outbox list\n  ca-cli outbox list --status failing"
+    )]
+    List {
+        /// sent, pending or failing.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,6 +137,9 @@ pub enum OrgCommand {
         /// Where notifications for its persons are posted.
         #[arg(long)]
         webhook: Option<String>,
+        /// The organisation's e-mail address: a copy of every letter to its persons.
+        #[arg(long)]
+        contact_email: Option<String>,
     },
     /// List organisations.
     #[command(after_help = "Example:\n  ca-cli org list")]
@@ -233,6 +254,18 @@ pub enum RequestCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Save the printable acceptance act (PDF, or HTML with --html) for the
+    /// person to sign.
+    #[command(after_help = "Example:\n  ca-cli request act 91be… --out act.pdf")]
+    Act {
+        id: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// HTML instead of PDF.
+        #[arg(long)]
+        html: bool,
+    },
     /// The signed paper acceptance act is in (initial_self_signed requests).
     #[command(
         name = "confirm-act",
@@ -260,6 +293,18 @@ pub enum CertCommand {
     /// Show one certificate.
     #[command(after_help = "Example:\n  ca-cli cert show 5f1c…")]
     Show { serial: String },
+    /// Save the printable paper copy of a certificate (PDF, or HTML with
+    /// --html) for its owner to sign.
+    #[command(after_help = "Example:\n  ca-cli cert copy 5f1c… --out copy.pdf")]
+    Copy {
+        serial: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// HTML instead of PDF.
+        #[arg(long)]
+        html: bool,
+    },
     /// Suspend for N calendar days (at least 10) on a paper application.
     #[command(
         after_help = "Example:\n  ca-cli cert suspend 5f1c… --days 10 --document 'Заявление 17'"

@@ -195,7 +195,38 @@ pub fn run(command: Command, api: &Api, out: &Output) -> CliResult<()> {
             out.print(&v, &["due", "overdue", "kind", "id", "status"]);
         }
         Command::Operator(c) => operator(c, api, out, &mut stdin_lines)?,
+        Command::Outbox(OutboxCommand::List { status, limit }) => {
+            let mut path = format!("/api/v1/admin/outbox?limit={limit}");
+            if let Some(s) = status {
+                path.push_str(&format!("&status={s}"));
+            }
+            let v: Value = api.get(&path)?;
+            out.print(
+                &v,
+                &[
+                    "created_at",
+                    "event",
+                    "channel",
+                    "to",
+                    "status",
+                    "attempts",
+                    "last_error",
+                ],
+            );
+        }
     }
+    Ok(())
+}
+
+/// Saves a printable document (`path` on the server) as PDF or HTML.
+fn document(api: &Api, out: &Output, path: &str, file: &Path, html: bool) -> CliResult<()> {
+    let accept = if html { "text/html" } else { "application/pdf" };
+    let bytes = api.get_bytes(path, accept)?;
+    std::fs::write(file, &bytes)?;
+    out.print(
+        &json!({"written": file.display().to_string(), "bytes": bytes.len()}),
+        &[],
+    );
     Ok(())
 }
 
@@ -207,6 +238,7 @@ fn org(c: OrgCommand, api: &Api, out: &Output) -> CliResult<()> {
             ogrn,
             agreement,
             webhook,
+            contact_email,
         } => api.post(
             "/api/v1/admin/organizations",
             &NewOrganization {
@@ -215,6 +247,7 @@ fn org(c: OrgCommand, api: &Api, out: &Output) -> CliResult<()> {
                 ogrn,
                 agreement_number: agreement,
                 webhook_url: webhook,
+                contact_email,
             },
         )?,
         OrgCommand::List => api.get("/api/v1/admin/organizations")?,
@@ -336,6 +369,11 @@ fn request(c: RequestCommand, api: &Api, out: &Output) -> CliResult<()> {
             None => "/api/v1/admin/requests".into(),
         })?,
         RequestCommand::Show { id } => api.get(&format!("/api/v1/admin/requests/{id}"))?,
+        RequestCommand::Act {
+            id,
+            out: file,
+            html,
+        } => return document(api, out, &format!("/api/v1/requests/{id}/act"), &file, html),
         RequestCommand::Approve { id } => {
             api.post(&format!("/api/v1/admin/requests/{id}/approve"), &json!({}))?
         }
@@ -380,6 +418,19 @@ fn cert(c: CertCommand, api: &Api, out: &Output) -> CliResult<()> {
             api.get(&format!("/api/v1/admin/certificates?{}", q.join("&")))?
         }
         CertCommand::Show { serial } => api.get(&format!("/api/v1/admin/certificates/{serial}"))?,
+        CertCommand::Copy {
+            serial,
+            out: file,
+            html,
+        } => {
+            return document(
+                api,
+                out,
+                &format!("/api/v1/certificates/{serial}/copy"),
+                &file,
+                html,
+            )
+        }
         CertCommand::Suspend {
             serial,
             days,

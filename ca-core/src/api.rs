@@ -98,6 +98,10 @@ pub struct NewOrganization {
     /// Where notifications for its persons are posted (optional).
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// The organisation's e-mail address: it gets a copy of every letter
+    /// to its persons (optional).
+    #[serde(default)]
+    pub contact_email: Option<String>,
 }
 
 /// An organisation.
@@ -117,6 +121,8 @@ pub struct Organization {
     pub status: String,
     /// Notification webhook.
     pub webhook_url: Option<String>,
+    /// Contact e-mail address.
+    pub contact_email: Option<String>,
     /// Registration time.
     pub created_at: DateTime<Utc>,
 }

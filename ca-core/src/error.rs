@@ -180,6 +180,59 @@ impl Reason {
         }
     }
 
+    /// The meaning in Russian, for the letter a person receives and the
+    /// documents the registration desk prints (003 1.77.2: the refusal is
+    /// notified with its reasons).
+    pub fn meaning_ru(self) -> &'static str {
+        match self {
+            Reason::MalformedCms => "запрос не является сообщением CMS SignedData",
+            Reason::MalformedCsr => "сообщение не содержит запроса на сертификат PKCS#10",
+            Reason::BadCmsSignature => "электронная подпись под сообщением неверна",
+            Reason::BadCsrSignature => {
+                "подпись запроса на сертификат (подтверждение владения ключом) неверна"
+            }
+            Reason::UnknownSigner => {
+                "сообщение подписано не сертификатом этого удостоверяющего центра и не запрашиваемым ключом"
+            }
+            Reason::UnsupportedEncoding => "кодировку BER не удалось преобразовать в DER",
+            Reason::SignerCertificateInvalid => {
+                "сертификат, которым подписан запрос, отозван, приостановлен, истёк или ещё не действует"
+            }
+            Reason::PersonNotActive => {
+                "полномочия уполномоченного лица или договор с организацией прекращены"
+            }
+            Reason::AuthorityExpired => "срок действия доверенности истёк",
+            Reason::RegistrationExpired => "запрос поступил после окончания срока регистрации",
+            Reason::SubjectMismatch => {
+                "данные владельца или расширения в запросе не совпадают с регистрационными данными или с действующим сертификатом"
+            }
+            Reason::WeakKey => {
+                "алгоритм или длина ключа не допускаются профилем сертификата, либо ключ слабый (закрытый ключ может быть вычислен)"
+            }
+            Reason::DuplicateKey => "на этот ключ проверки подписи уже выдавался сертификат",
+            Reason::SuspensionTooShort => {
+                "срок приостановления действия сертификата — не менее 10 календарных дней"
+            }
+            Reason::SuspensionTooLong => {
+                "срок приостановления не может превышать срок действия сертификата"
+            }
+            Reason::CertificateNotFound => "сертификат с таким серийным номером не найден",
+            Reason::CertificateRevoked => "сертификат отозван; отзыв окончателен",
+            Reason::CertificateNotOwned => "сертификат принадлежит другому лицу",
+            Reason::CertificateExpired => "срок действия сертификата истёк",
+            Reason::CertificateNotActive => "сертификат не действует (уже приостановлен)",
+            Reason::CertificateNotSuspended => "действие сертификата не приостановлено",
+            Reason::AccountLocked => {
+                "учётная запись оператора заблокирована после неверных паролей"
+            }
+            Reason::AccountDisabled => "учётная запись оператора отключена",
+            Reason::PasswordChangeRequired => "оператор должен сначала сменить пароль",
+            Reason::FingerprintMismatch => {
+                "отпечаток ключа в подписанном акте не совпадает с ключом запроса"
+            }
+        }
+    }
+
     /// Structural reasons refuse the input itself (HTTP 400, no request recorded);
     /// the others are policy refusals recorded against a request.
     pub fn is_structural(self) -> bool {

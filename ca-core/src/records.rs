@@ -149,6 +149,8 @@ pub struct OrganizationRecord {
     pub active: bool,
     /// Where notifications are posted, if given.
     pub webhook_url: Option<String>,
+    /// Where a copy of its persons' mail goes, if given.
+    pub contact_email: Option<String>,
     /// When registered.
     pub created_at: DateTime<Utc>,
 }

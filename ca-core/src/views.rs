@@ -80,6 +80,7 @@ pub fn organization(o: &OrganizationRecord) -> Organization {
         agreement_number: o.agreement_number.clone(),
         status: status(o.active).into(),
         webhook_url: o.webhook_url.clone(),
+        contact_email: o.contact_email.clone(),
         created_at: o.created_at,
     }
 }

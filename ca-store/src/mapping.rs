@@ -104,6 +104,7 @@ pub(crate) fn organization(r: &OrgRow) -> OrganizationRecord {
         agreement_number: r.agreement_number.clone(),
         active: r.status == ACTIVE,
         webhook_url: r.webhook_url.clone(),
+        contact_email: r.contact_email.clone(),
         created_at: dt(r.created_at),
     }
 }

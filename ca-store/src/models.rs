@@ -19,6 +19,7 @@ pub struct OrgRow {
     pub created_at: i64,
     pub terminated_at: Option<i64>,
     pub terminated_document: Option<String>,
+    pub contact_email: Option<String>,
 }
 
 /// `persons`.
@@ -174,4 +175,6 @@ pub struct OutboxRow {
     pub next_attempt_at: i64,
     pub delivered_at: Option<i64>,
     pub last_error: Option<String>,
+    pub channel: String,
+    pub destination: Option<String>,
 }

@@ -27,6 +27,8 @@ pub struct NewOrganization<'a> {
     pub agreement_number: &'a str,
     /// Webhook for notifications.
     pub webhook_url: Option<&'a str>,
+    /// Address that gets a copy of its persons' mail.
+    pub contact_email: Option<&'a str>,
     /// Now.
     pub created_at: DateTime<Utc>,
 }
@@ -66,6 +68,7 @@ impl Tx<'_> {
             created_at: ts(o.created_at),
             terminated_at: None,
             terminated_document: None,
+            contact_email: o.contact_email.map(str::to_string),
         };
         diesel::insert_into(organizations::table)
             .values(&row)

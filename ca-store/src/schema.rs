@@ -23,6 +23,7 @@ diesel::table! {
         created_at -> BigInt,
         terminated_at -> Nullable<BigInt>,
         terminated_document -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
     }
 }
 
@@ -186,6 +187,15 @@ diesel::table! {
         next_attempt_at -> BigInt,
         delivered_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
+        channel -> Text,
+        destination -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    renewal_reminders (serial) {
+        serial -> Text,
+        sent_at -> BigInt,
     }
 }
 
@@ -199,5 +209,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     requests,
     outbox,
     applications,
+    renewal_reminders,
 );
 diesel::allow_tables_to_appear_in_same_query!(sessions, operators);

@@ -579,3 +579,64 @@ impl Default for SoftHsm {
         SoftHsm::new()
     }
 }
+
+/// A real SMTP server process (Python's aiosmtpd, `smtp_sink.py`) that
+/// keeps every letter it receives, decoded, for the test to read. Killed
+/// when dropped.
+pub struct SmtpSink {
+    child: std::process::Child,
+    file: PathBuf,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl SmtpSink {
+    /// Starts it on `port`, writing letters to `file`; waits until it listens.
+    pub fn start(port: u16, file: &Path) -> SmtpSink {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/smtp_sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .arg(file)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs (and `pip install aiosmtpd`)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP sink did not start");
+        SmtpSink {
+            child,
+            file: file.to_path_buf(),
+            port,
+        }
+    }
+
+    /// `smtp://127.0.0.1:<port>`, as `CA_SMTP_URL`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The letters received so far, oldest first.
+    pub fn letters(&self) -> Vec<serde_json::Value> {
+        letters_in(&self.file)
+    }
+}
+
+/// The letters an [`SmtpSink`] wrote to `file` (also after it stopped).
+pub fn letters_in(file: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

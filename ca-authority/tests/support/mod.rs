@@ -187,6 +187,7 @@ impl World {
                     ogrn: OGRN.into(),
                     agreement_number: "КБ-2026/17".into(),
                     webhook_url: None,
+                    contact_email: None,
                 },
             )
             .map(|o| views::organization(&o))

@@ -33,13 +33,19 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With more environment variables for the server.
+    pub fn start_with(env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let server = ca_tests::RunningServer::start(
+        let server = ca_tests::RunningServer::start_with(
             &server_binary(),
             &dir.path().join("data"),
             ca_tests::free_port(),
             None,
             ADMIN_PASSWORD,
+            env,
         );
         let url = server.url.clone();
         Server { server, url, dir }

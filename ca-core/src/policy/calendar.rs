@@ -126,6 +126,11 @@ impl Calendar {
             .with_timezone(&Utc)
     }
 
+    /// The bank's time zone: documents and letters show times in it.
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+
     /// The local date of an instant.
     pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
         t.with_timezone(&self.offset).date_naive()
