@@ -38,6 +38,7 @@ pub struct Metrics {
     ready: Gauge<i64, std::sync::atomic::AtomicI64>,
     signer_up: Gauge<i64, std::sync::atomic::AtomicI64>,
     storage_writable: Gauge<i64, std::sync::atomic::AtomicI64>,
+    outbox_backlog: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -64,6 +65,12 @@ impl Metrics {
         let ready = Gauge::default();
         let signer_up = Gauge::default();
         let storage_writable = Gauge::default();
+        let outbox_backlog = Gauge::default();
+        registry.register(
+            "outbox_backlog",
+            "Notifications (letters, webhook posts) not delivered yet",
+            outbox_backlog.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests answered, by route pattern, method and status",
@@ -108,6 +115,7 @@ impl Metrics {
             ready,
             signer_up,
             storage_writable,
+            outbox_backlog,
         }
     }
 
@@ -144,6 +152,9 @@ impl Metrics {
             .set(i64::from(authority.ca().check_signer().is_ok()));
         self.storage_writable
             .set(i64::from(authority.check_store_writable().is_ok()));
+        if let Ok(n) = authority.outbox_backlog() {
+            self.outbox_backlog.set(n);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

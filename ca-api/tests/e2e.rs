@@ -410,6 +410,16 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
         assert!(scraped.contains(expected), "{expected} in\n{scraped}");
     }
     assert!(!scraped.contains(&serial), "no ids in the labels");
+    // No SMTP server configured here: the letters wait, and the backlog
+    // says so.
+    let backlog: i64 = scraped
+        .lines()
+        .find_map(|l| l.strip_prefix("ca_outbox_backlog "))
+        .expect("ca_outbox_backlog")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(backlog >= 1, "{scraped}");
     assert_eq!(
         agent()
             .get(format!("{}/metrics", server.url))

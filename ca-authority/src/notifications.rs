@@ -51,6 +51,11 @@ impl Authority {
         self.store.read(|tx| tx.notifications_for(person_id))
     }
 
+    /// Notifications not delivered yet (the metrics' backlog).
+    pub fn outbox_backlog(&self) -> Result<i64> {
+        self.store.read(|tx| tx.outbox_backlog())
+    }
+
     /// The outbox for operators, newest first.
     pub fn outbox(&self, filter: OutboxFilter, limit: i64) -> Result<Vec<Notification>> {
         self.store
