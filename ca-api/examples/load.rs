@@ -6,6 +6,9 @@
 //!       --server http://127.0.0.1:8080 --envelopes DIR --threads 8 --seconds 10
 //!
 //! Prints requests per second and latency percentiles for each phase.
+//! `--only submit` runs the submissions alone. `--cfssl-sign CSR.pem` posts
+//! that CSR to a CFSSL server's sign endpoint instead (`scripts/
+//! bench-peers.sh`), so both sides are measured by the same client.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +20,8 @@ struct Args {
     envelopes: PathBuf,
     threads: usize,
     seconds: u64,
+    only_submit: bool,
+    cfssl_csr: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -25,6 +30,8 @@ fn args() -> Args {
         envelopes: PathBuf::from("envelopes"),
         threads: 8,
         seconds: 10,
+        only_submit: false,
+        cfssl_csr: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -34,6 +41,8 @@ fn args() -> Args {
             "--envelopes" => a.envelopes = value.into(),
             "--threads" => a.threads = value.parse().expect("--threads N"),
             "--seconds" => a.seconds = value.parse().expect("--seconds N"),
+            "--only" if value == "submit" => a.only_submit = true,
+            "--cfssl-sign" => a.cfssl_csr = Some(value.into()),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -120,8 +129,39 @@ fn run(
     }
 }
 
+/// CFSSL's `serve` sign endpoint, the same CSR each time (it stores
+/// nothing, so nothing stops a repeat).
+fn cfssl(a: &Args, csr: &std::path::Path) {
+    let body = serde_json::json!({
+        "certificate_request": std::fs::read_to_string(csr).expect("CSR file"),
+    })
+    .to_string();
+    let (server, client) = (a.server.clone(), agent());
+    let mut p = run(
+        a.threads,
+        usize::MAX,
+        Duration::from_secs(a.seconds),
+        move |_| {
+            client
+                .post(format!("{server}/api/v1/cfssl/sign"))
+                .header("Content-Type", "application/json")
+                .send(body.as_bytes())
+                .is_ok_and(|r| {
+                    r.status() == 200
+                        && r.into_body()
+                            .read_to_string()
+                            .is_ok_and(|t| t.contains("\"success\":true"))
+                })
+        },
+    );
+    report("cfssl sign", &mut p);
+}
+
 fn main() {
     let a = args();
+    if let Some(csr) = &a.cfssl_csr {
+        return cfssl(&a, csr);
+    }
     let mut files: Vec<PathBuf> = std::fs::read_dir(&a.envelopes)
         .expect("envelope directory")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -157,6 +197,9 @@ fn main() {
         }
     });
     report("submission (issued)", &mut p);
+    if a.only_submit {
+        return;
+    }
 
     let ids: Arc<Vec<String>> = Arc::new(ids.lock().unwrap().clone());
     if !ids.is_empty() {

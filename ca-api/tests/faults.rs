@@ -192,3 +192,173 @@ fn postgresql_connections_terminated_never_give_a_500() {
     assert_eq!(verify["ok"], true, "{verify}");
     assert!(server.stop().success());
 }
+
+/// PostgreSQL crashes (stopped with `-m immediate`, as a killed host) and
+/// comes back while operators issue technological certificates from four
+/// threads: no answer is a 500, every key ends with exactly one
+/// certificate (the ones whose answer the crash cut off are finished at the
+/// next start and the client's retry is refused as `duplicate_key`), and
+/// the checker is clean. The cluster is the test's own, so stopping it
+/// touches nothing else.
+#[test]
+fn a_postgresql_crash_during_issuance_loses_and_duplicates_nothing() {
+    use der::{Decode, Encode};
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    if TestDb::postgres().is_none() {
+        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+        return;
+    }
+    let pg = ca_tests::PgCluster::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let server = RunningServer::start(
+        env!("CARGO_BIN_EXE_ca-api").as_ref(),
+        &data,
+        free_port(),
+        Some(&pg.url()),
+        "Bootstrap1Pass",
+    );
+    let mut c = Client::new(&server.url);
+    c.first_login();
+    let person = c.register_ivanov();
+    const KEYS: usize = 80;
+    let mut csrs = Vec::new();
+    let mut key_hashes = Vec::new();
+    for i in 0..KEYS {
+        let out = Command::new("openssl")
+            .args([
+                "req", "-new", "-utf8", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", "/dev/null", "-outform", "DER", "-subj",
+                "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Генеральный директор/CN=Иванов Иван Иванович",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "openssl req {i}");
+        let req = x509_cert::request::CertReq::from_der(&out.stdout).unwrap();
+        key_hashes.push(hex::encode(Sha256::digest(
+            req.info.public_key.to_der().unwrap(),
+        )));
+        csrs.push(ca_core::der_to_pem("CERTIFICATE REQUEST", &out.stdout));
+    }
+
+    let csrs = Arc::new(csrs);
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let unavailable = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (c, csrs, next, done) = (c.clone(), csrs.clone(), next.clone(), done.clone());
+            let unavailable = unavailable.clone();
+            let path = format!("/api/v1/admin/persons/{person}/technological-certificate");
+            std::thread::spawn(move || {
+                let mut outcomes = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= KEYS {
+                        return outcomes;
+                    }
+                    let body = serde_json::json!({"csr_pem": csrs[i]});
+                    let deadline = Instant::now() + Duration::from_secs(90);
+                    let outcome = loop {
+                        let a = c.call("POST", &path, Some(body.clone()));
+                        assert_ne!(a.status, 500, "a 500 for key {i}: {}", a.body);
+                        match a.status {
+                            201 => break (i, a.body["serial"].as_str().unwrap().to_string()),
+                            // The cut-off first attempt reserved the key.
+                            422 if a.body["error"]["reasons"]
+                                .to_string()
+                                .contains("duplicate_key") =>
+                            {
+                                break (i, String::new())
+                            }
+                            503 => {
+                                unavailable.fetch_add(1, Ordering::SeqCst);
+                                assert!(a.retry_after.is_some(), "503 without Retry-After");
+                                assert!(Instant::now() < deadline, "no recovery for key {i}");
+                                std::thread::sleep(Duration::from_millis(200));
+                            }
+                            other => panic!("key {i}: {other} {}", a.body),
+                        }
+                    };
+                    done.fetch_add(1, Ordering::SeqCst);
+                    outcomes.push(outcome);
+                }
+            })
+        })
+        .collect();
+    while done.load(Ordering::SeqCst) < 3 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    pg.crash_and_restart();
+    let after_restart = done.load(Ordering::SeqCst);
+    assert!(
+        after_restart < KEYS,
+        "the crash came while issuance went on"
+    );
+    let outcomes: Vec<(usize, String)> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert_eq!(outcomes.len(), KEYS);
+    eprintln!(
+        "{after_restart} of {KEYS} done when the database was back; \
+         {} answers 503, {} keys found reserved by a cut-off attempt",
+        unavailable.load(Ordering::SeqCst),
+        outcomes.iter().filter(|(_, s)| s.is_empty()).count()
+    );
+
+    // A restart finishes the issuance the crash cut off (as the background
+    // work would after a minute).
+    assert!(server.stop().success());
+    let server = RunningServer::start(
+        env!("CARGO_BIN_EXE_ca-api").as_ref(),
+        &data,
+        free_port(),
+        Some(&pg.url()),
+        "Bootstrap1Pass",
+    );
+    let mut c = Client::new(&server.url);
+    c.login("Operator1Pass");
+    let listed = live::ok(
+        c.json(
+            "GET",
+            &format!("/api/v1/admin/certificates?person={person}"),
+            None,
+        ),
+        200,
+    );
+    let serials: Vec<String> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["serial"].as_str().unwrap().to_string())
+        .collect();
+    let mut certified: Vec<String> = serials
+        .iter()
+        .map(|s| {
+            let der = c.bytes(&format!("/api/v1/certificates/{s}/certificate"));
+            let cert = x509_cert::Certificate::from_der(&der).unwrap();
+            hex::encode(Sha256::digest(
+                cert.tbs_certificate
+                    .subject_public_key_info
+                    .to_der()
+                    .unwrap(),
+            ))
+        })
+        .collect();
+    certified.sort();
+    let mut expected = key_hashes.clone();
+    expected.sort();
+    assert_eq!(certified, expected, "every key exactly one certificate");
+    for (i, serial) in outcomes.iter().filter(|(_, s)| !s.is_empty()) {
+        assert!(
+            serials.contains(serial),
+            "key {i}'s certificate {serial} is stored"
+        );
+    }
+    assert!(server.stop().success());
+    live::check(&data, Some(&pg.url()), &[]);
+}

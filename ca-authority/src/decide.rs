@@ -399,7 +399,7 @@ impl Authority {
         }
         self.write(|tx| {
             let mut expired = Vec::new();
-            for stale in due {
+            for stale in &due {
                 let Some(r) = tx.request(&stale.id)? else {
                     continue;
                 };

@@ -96,7 +96,7 @@ impl Authority {
 
     /// A write transaction of a use case; a change of certificate status it
     /// recorded is published after the commit, outside the lock.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
         let result = self.store.write(f);
         self.note_storage(&result);
         self.after_write();
@@ -107,7 +107,7 @@ impl Authority {
     /// and then reported (`ca_store::Store::write_verdict`).
     pub(crate) fn write_verdict<T>(
         &self,
-        f: impl FnOnce(&mut Tx<'_>) -> Result<Result<T>>,
+        f: impl FnMut(&mut Tx<'_>) -> Result<Result<T>>,
     ) -> Result<T> {
         let result = self.store.write_verdict(f);
         self.note_storage(&result);

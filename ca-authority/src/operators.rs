@@ -442,7 +442,7 @@ impl Authority {
         actor: &str,
         username: &str,
         action: &str,
-        change: impl FnOnce(&mut Tx<'_>) -> Result<bool>,
+        mut change: impl FnMut(&mut Tx<'_>) -> Result<bool>,
     ) -> Result<OperatorRecord> {
         let now = self.now();
         self.store.write(|tx| {
@@ -490,7 +490,7 @@ impl Authority {
                         Outcome::Ok
                     },
                     reasons: vec![],
-                    details,
+                    details: details.clone(),
                 },
             )
         })

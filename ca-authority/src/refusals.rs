@@ -32,7 +32,7 @@ impl Authority {
                         Event {
                             actor,
                             action,
-                            object,
+                            object: object.clone(),
                             outcome: Outcome::Refused,
                             reasons: e.reason_codes().to_vec(),
                             details: serde_json::json!({

@@ -182,7 +182,7 @@ impl Authority {
                     person_id,
                     profile: ProfileKind::Technological,
                     subject: reg.person.subject.to_name()?,
-                    public_key,
+                    public_key: public_key.clone(),
                     authority_valid_until: reg.person.authority_valid_until,
                     request_id: None,
                     predecessor: None,

@@ -119,7 +119,7 @@ impl Authority {
         action: &str,
         object: String,
         document: &str,
-        change: impl FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<Revoked>,
+        mut change: impl FnMut(&mut Tx<'_>, DateTime<Utc>) -> Result<Revoked>,
     ) -> Result<Revoked> {
         self.recording(actor, action, object, || {
             limits::line("document", document, limits::DOCUMENT)?;

@@ -36,6 +36,16 @@ pub use people::{NewOrganization, NewPerson};
 pub use requests::{Application, ApplicationOutcome, RequestDecision};
 
 use crate::db::db_error;
+
+/// The pause before a transaction that lost its connection is run again:
+/// long enough for a restarting server to take connections.
+const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Whether `conn` no longer works (r2d2's own check, `SELECT 1`).
+fn broken(conn: &mut db::Conn) -> bool {
+    use diesel::r2d2::R2D2Connection;
+    conn.ping().is_err()
+}
 use crate::schema::store_lock;
 
 /// The database: pools of connections and the write discipline.
@@ -91,35 +101,76 @@ impl Store {
     }
 
     /// Runs `f` on one read connection, outside any write transaction:
-    /// it sees what is committed and never waits for a writer.
-    pub fn read<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self
-            .read_pool
-            .get()
-            .map_err(|e| Error::storage_unavailable(format!("database: {e}")))?;
-        f(&mut Tx {
-            c: &mut conn,
-            crl_changed: false,
-        })
+    /// it sees what is committed and never waits for a writer. A connection
+    /// that broke under it (a restarted server, a terminated backend) is
+    /// replaced and `f` run again, once: a read changes nothing.
+    pub fn read<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let mut attempt = || {
+            let mut conn = self
+                .read_pool
+                .get()
+                .map_err(|e| Error::storage_unavailable(format!("database: {e}")))?;
+            let result = f(&mut Tx {
+                c: &mut conn,
+                crl_changed: false,
+            });
+            Ok::<_, Error>((result.is_err() && broken(&mut conn), result))
+        };
+        match attempt()? {
+            (true, Err(e)) => {
+                tracing::warn!(error = %e, "database connection lost during a read; retrying once");
+                std::thread::sleep(RETRY_PAUSE);
+                attempt()?.1
+            }
+            (_, result) => result,
+        }
     }
 
     /// Runs `f` in a write transaction holding the store lock. An `Err`
     /// from `f` rolls everything back, its audit rows included.
-    pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.conn()?;
-        let (value, changed) = conn
-            .transaction::<_, TxError, _>(|c| {
-                diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
-                    .set(store_lock::writes.eq(store_lock::writes + 1))
-                    .execute(c)?;
-                let mut tx = Tx {
-                    c,
-                    crl_changed: false,
-                };
-                let value = f(&mut tx)?;
-                Ok((value, tx.crl_changed))
-            })
-            .map_err(|TxError(e)| e)?;
+    ///
+    /// A transaction whose connection broke before its commit was sent (a
+    /// restarted server, a terminated backend, a reset) committed nothing,
+    /// so it is run again, once, on a new connection; `f` touches only the
+    /// transaction. One that broke during the commit is not repeated: its
+    /// outcome is unknown, and the caller's own recovery (a retried
+    /// envelope finds its request, a reservation is finished) settles it.
+    pub fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        match self.write_once(&mut f) {
+            Err((e, true)) => {
+                tracing::warn!(error = %e, "database connection lost before the commit; retrying once");
+                std::thread::sleep(RETRY_PAUSE);
+                self.write_once(&mut f).map_err(|(e, _)| e)
+            }
+            other => other.map_err(|(e, _)| e),
+        }
+    }
+
+    /// One write transaction. On failure, the error, and whether it may be
+    /// run again: it failed before its commit and its connection broke.
+    fn write_once<T>(
+        &self,
+        f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> std::result::Result<T, (Error, bool)> {
+        let mut conn = self.conn().map_err(|e| (e, false))?;
+        let mut committing = false;
+        let result = conn.transaction::<_, TxError, _>(|c| {
+            diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
+                .set(store_lock::writes.eq(store_lock::writes + 1))
+                .execute(c)?;
+            let mut tx = Tx {
+                c,
+                crl_changed: false,
+            };
+            let value = f(&mut tx)?;
+            committing = true;
+            Ok((value, tx.crl_changed))
+        });
+        let (value, changed) = match result {
+            Ok(v) => v,
+            Err(TxError(e)) if committing => return Err((e, false)),
+            Err(TxError(e)) => return Err((e, broken(&mut conn))),
+        };
         if changed {
             // Only after the commit: whoever takes it sees the change.
             self.crl_changed
@@ -138,7 +189,7 @@ impl Store {
     /// Like [`write`](Self::write), for operations whose refusal must be
     /// committed (its audit row, application record and notification) and
     /// then reported: `Ok(Err(refusal))` commits, then returns the refusal.
-    pub fn write_verdict<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<Result<T>>) -> Result<T> {
+    pub fn write_verdict<T>(&self, f: impl FnMut(&mut Tx<'_>) -> Result<Result<T>>) -> Result<T> {
         self.write(f)?.map_err(ca_core::Error::recorded)
     }
 }

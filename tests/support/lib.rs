@@ -640,3 +640,124 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// A PostgreSQL cluster of the test's own (`initdb` in a temporary
+/// directory, on a free port), so that a test may stop and restart the
+/// server under a load without touching the shared one. Run as root (as CI
+/// does), the server runs as the `postgres` user. Stopped when dropped.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+impl PgCluster {
+    /// `initdb` and start; panics with the reason when PostgreSQL's server
+    /// binaries are not installed.
+    pub fn start() -> PgCluster {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("PostgreSQL's server binaries under /usr/lib/postgresql")
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .find(|p| p.join("initdb").exists())
+            .expect("initdb");
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = PgCluster {
+            dir,
+            bin,
+            port: free_port(),
+        };
+        cluster.hand_to_postgres();
+        cluster.run(
+            "initdb",
+            &["-A", "trust", "-U", "postgres", "--no-sync", "-D"],
+        );
+        cluster.pg_ctl(&["start"]);
+        cluster
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Hands the directory to `postgres` when running as root.
+    fn hand_to_postgres(&self) {
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(self.dir.path())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "chown the cluster directory");
+        }
+    }
+
+    /// Runs a server binary with `args` and the data directory last, as
+    /// `postgres` when root.
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        let out = cmd.args(args).arg(self.data()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{tool} {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn pg_ctl(&self, action: &[&str]) {
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {}",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log");
+        let mut args = vec![
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            log.to_str().unwrap(),
+            "-o",
+            &options,
+        ];
+        args.extend_from_slice(action);
+        args.push("-D");
+        self.run("pg_ctl", &args);
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/postgres`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server at once, as a crash or a killed host would (no
+    /// checkpoint; the next start replays the WAL), then starts it again.
+    pub fn crash_and_restart(&self) {
+        self.pg_ctl(&["-m", "immediate", "stop"]);
+        self.pg_ctl(&["start"]);
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.pg_ctl(&["-m", "immediate", "stop"])
+        }));
+    }
+}

@@ -17,6 +17,7 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// The server's address and the operator's token, once logged in.
+#[derive(Clone)]
 pub struct Client {
     pub base: String,
     pub token: Option<String>,

@@ -1,0 +1,97 @@
+//! A transaction whose PostgreSQL connection is killed before its commit
+//! (a restarted server, a terminated backend) committed nothing: the store
+//! runs it again, once, on a new connection, and the caller sees success.
+//! A read is repeated the same way. (Issue 14; the crash of a whole cluster
+//! under load is `ca-api/tests/faults.rs`.)
+
+use ca_store::{Event, Outcome, Store};
+use ca_tests::TestDb;
+use diesel::prelude::*;
+
+/// Terminates every other backend of `db`'s database, the store's
+/// connections among them.
+fn terminate_all(db: &TestDb) {
+    let admin = std::env::var("TEST_DATABASE_URL").unwrap();
+    let name = db.url.rsplit('/').next().unwrap();
+    let mut conn = diesel::PgConnection::establish(&admin).unwrap();
+    diesel::sql_query(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+    ))
+    .execute(&mut conn)
+    .unwrap();
+}
+
+fn event() -> Event<'static> {
+    Event {
+        actor: "system",
+        action: "test.reconnect",
+        object: "store".into(),
+        outcome: Outcome::Ok,
+        reasons: vec![],
+        details: serde_json::json!({}),
+    }
+}
+
+#[test]
+fn a_transaction_cut_off_before_its_commit_runs_again_once() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+        return;
+    };
+    let store = Store::open(&db.url).unwrap();
+    let before = store.read(|tx| tx.audit_records(0, 1000)).unwrap().len();
+    let mut runs = 0;
+    let value = store
+        .write(|tx| {
+            runs += 1;
+            tx.audit(chrono::Utc::now(), event())?;
+            if runs == 1 {
+                // The connection dies inside the transaction; the next
+                // statement fails.
+                terminate_all(&db);
+                tx.audit_records(0, 1)?;
+            }
+            Ok(runs)
+        })
+        .unwrap();
+    assert_eq!((runs, value), (2, 2), "run again once, on a new connection");
+    let records = store.read(|tx| tx.audit_records(0, 1000)).unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.action == "test.reconnect")
+            .count(),
+        1,
+        "the first attempt committed nothing"
+    );
+    assert_eq!(records.len(), before + 1);
+    assert!(store.read(|tx| tx.verify_audit()).unwrap().ok);
+
+    // A read is repeated the same way.
+    let mut reads = 0;
+    let n = store
+        .read(|tx| {
+            reads += 1;
+            if reads == 1 {
+                terminate_all(&db);
+            }
+            tx.audit_records(0, 1000).map(|r| r.len())
+        })
+        .unwrap();
+    assert_eq!((reads, n), (2, before + 1));
+}
+
+#[test]
+fn a_refusal_is_not_repeated_when_the_connection_is_fine() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url).unwrap();
+        let mut runs = 0;
+        let refused = store.write(|_| -> ca_core::Result<()> {
+            runs += 1;
+            Err(ca_core::Error::storage_unavailable("disk full"))
+        });
+        assert!(refused.is_err());
+        assert_eq!(runs, 1, "{}: only a broken connection is retried", db.name);
+    }
+}
