@@ -14,10 +14,12 @@
 #
 #   scripts/bench-peers.sh [N=100000] [ROUNDS=3] [SECONDS=4]
 #
+# ISSUANCE=0 skips part 1 (its envelopes take minutes to make).
+#
 # Installs CFSSL, nginx and wrk from Debian's packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-100000}; ROUNDS=${2:-3}; SECS=${3:-4}
+N=${1:-100000}; ROUNDS=${2:-3}; SECS=${3:-4}; ISSUANCE=${ISSUANCE:-1}
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 PORT=${PORT:-18463}; CFSSL_PORT=$((PORT + 1)); NGINX_PORT=$((PORT + 2))
 BASE="http://127.0.0.1:$PORT"
@@ -71,6 +73,9 @@ json "/api/v1/admin/persons/$PERSON/technological-certificate" "{\"csr_pem\":$CS
 field "['certificate_pem']" < "$WORK/tech.json" > "$WORK/tech.pem"
 LOOKUP=$(field "['serial']" < "$WORK/tech.json")
 
+CA_BITS=$(openssl x509 -in "$WORK/data/ca.cert.pem" -noout -text | sed -n 's/.*Public-Key: (\([0-9]*\) bit).*/\1/p')
+declare -A RPS P50 P99
+if [ "$ISSUANCE" = 1 ]; then
 # Envelopes: each submission needs its own key (a repeat is the same request,
 # and a key certified once is refused). 700 a second for SECS seconds is
 # more than either client count reaches here.
@@ -91,7 +96,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 # CFSSL with an RSA CA of our CA's size.
-CA_BITS=$(openssl x509 -in "$WORK/data/ca.cert.pem" -noout -text | sed -n 's/.*Public-Key: (\([0-9]*\) bit).*/\1/p')
 mkdir "$WORK/cfssl"
 openssl req -x509 -newkey "rsa:$CA_BITS" -nodes -keyout "$WORK/cfssl/ca.key" -subj "/CN=CFSSL bench CA" \
   -days 30 -out "$WORK/cfssl/ca.pem" 2>/dev/null
@@ -108,7 +112,6 @@ echo "openssl signs/s: $SPEED"
 
 # "name  ok ok  errors errors  rps req/s  p50 X ms  p99 Y ms" → "rps p50 p99"
 parse() { awk '/req\/s/ {for (i=1;i<=NF;i++) {if ($(i+1)=="req/s") r=$i; if ($i=="p50") p=$(i+1); if ($i=="p99") q=$(i+1)}; print r, p, q}'; }
-declare -A RPS P50 P99
 for r in $(seq 1 "$ROUNDS"); do
   for c in 8 1; do
     read -r a b d < <($LOAD --server "$BASE" --envelopes "$WORK/env$c-$r" --threads "$c" --seconds "$SECS" --only submit | parse)
@@ -119,6 +122,7 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 kill "$CFSSL"; CFSSL=
+fi
 
 # A full CRL of N entries: copies of one certificate row, revoked, written
 # while the server is stopped (as scripts/bench-revocation.sh).
@@ -145,6 +149,8 @@ mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs"
 curl -sf "$BASE/api/v1/crl" -o "$WORK/nginx/html/crl.der"
 curl -sf "$BASE/api/v1/certificates/$LOOKUP" -o "$WORK/nginx/html/status.json"
 CRL_BYTES=$(stat -c %s "$WORK/nginx/html/crl.der")
+# nginx's workers run unprivileged: let them read the files.
+chmod 755 "$WORK" "$WORK/nginx" "$WORK/nginx/html"; chmod 644 "$WORK/nginx/html/"*
 cat > "$WORK/nginx/nginx.conf" <<EOF
 worker_processes auto;
 pid $WORK/nginx/nginx.pid;
@@ -158,7 +164,14 @@ http {
 }
 EOF
 nginx -p "$WORK/nginx" -c nginx.conf; NGINX=1
-rps() { wrk -t2 -c8 -d"${SECS}s" "$1" | awk '/^Requests\/sec/ {print $2}'; }
+# Both sides must serve the same bytes, or the comparison means nothing.
+cmp <(curl -sf "http://127.0.0.1:$NGINX_PORT/crl.der") "$WORK/nginx/html/crl.der"
+cmp <(curl -sf "http://127.0.0.1:$NGINX_PORT/status.json") "$WORK/nginx/html/status.json"
+rps() {
+  local out; out=$(wrk -t2 -c8 -d"${SECS}s" "$1")
+  if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx answers from $1:" >&2; echo "$out" >&2; exit 1; fi
+  awk '/^Requests\/sec/ {print $2}' <<<"$out"
+}
 declare -A GET
 for r in $(seq 1 "$ROUNDS"); do
   GET[ours_crl]+="$(rps "$BASE/api/v1/crl") "
@@ -173,11 +186,12 @@ echo
 echo "== medians of $ROUNDS alternating rounds, $(nproc) cores shared by server and client; CA RSA-$CA_BITS"
 printf '%-44s %12s %12s %10s\n' "what" "ours" "peer" "ours/peer"
 for c in 8 1; do
+  [ "$ISSUANCE" = 1 ] || break
   o=$(m "${RPS[ours$c]}"); p=$(m "${RPS[cfssl$c]}")
   printf '%-44s %12s %12s %10s\n' "issuance req/s, $c client(s) (peer: cfssl sign)" "$o" "$p" "$(ratio "$o" "$p")"
   printf '%-44s %12s %12s\n' "  p50 / p99 ms" "$(m "${P50[ours$c]}") / $(m "${P99[ours$c]}")" "$(m "${P50[cfssl$c]}") / $(m "${P99[cfssl$c]}")"
 done
-printf '%-44s %12s %12s %10s\n' "issuance at 8 clients vs openssl signs/s" "$(m "${RPS[ours8]}")" "$SPEED" "$(ratio "$(m "${RPS[ours8]}")" "$SPEED")"
+[ "$ISSUANCE" = 1 ] && printf '%-44s %12s %12s %10s\n' "issuance at 8 clients vs openssl signs/s" "$(m "${RPS[ours8]}")" "$SPEED" "$(ratio "$(m "${RPS[ours8]}")" "$SPEED")"
 o=$(m "${GET[ours_crl]}"); p=$(m "${GET[nginx_crl]}")
 printf '%-44s %12s %12s %10s\n' "GET CRL ($N entries, $CRL_BYTES B) req/s (nginx)" "$o" "$p" "$(ratio "$o" "$p")"
 o=$(m "${GET[ours_status]}"); p=$(m "${GET[nginx_status]}")

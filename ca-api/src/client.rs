@@ -191,6 +191,11 @@ fn crl_response(req: &HttpRequest, info: &ca_core::api::CrlInfo, der: web::Bytes
 /// `GET /api/v1/crl`: the current full CRL, cacheable until its nextUpdate.
 #[get("/api/v1/crl")]
 pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    // The usual case: the CRL in memory, checked against the store less
+    // than a second ago; no blocking call.
+    if let Some((info, der)) = state.authority.fresh_crl(false) {
+        return Ok(crl_response(&req, &info, der));
+    }
     let authority = state.authority.clone();
     let (info, der) = blocking(move || authority.current_crl())
         .await?
@@ -202,6 +207,9 @@ pub async fn crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<Http
 /// removeFromCRL for resumed certificates); 404 before the first one.
 #[get("/api/v1/crl/delta")]
 pub async fn delta_crl(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    if let Some((info, der)) = state.authority.fresh_crl(true) {
+        return Ok(crl_response(&req, &info, der));
+    }
     let authority = state.authority.clone();
     let (info, der) = blocking(move || authority.current_delta_crl())
         .await?

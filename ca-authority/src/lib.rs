@@ -51,7 +51,7 @@ pub struct Authority {
     anonymous_logins: std::sync::Mutex<operators::AnonymousLogins>,
     ocsp_cache: std::sync::Mutex<ocsp::OcspCache>,
     /// The latest full and delta CRL, as served ([full, delta]).
-    crl_cache: std::sync::Mutex<[Option<publish::ServedCrl>; 2]>,
+    crl_cache: std::sync::Mutex<[publish::CrlSlot; 2]>,
     ocsp_key: Option<Box<dyn ca_core::signer::CaSigner>>,
     ocsp_responder: std::sync::RwLock<Option<ocsp::DelegatedResponder>>,
     /// Wakes the publisher thread after a change commits; unset: changes

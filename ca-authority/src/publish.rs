@@ -45,6 +45,39 @@ fn info_of(crl: &NewCrl) -> CrlInfo {
 /// A CRL as served: its facts and its DER, shared by every download.
 pub type ServedCrl = (CrlInfo, bytes::Bytes);
 
+/// How long the CRL in memory is served as current without asking the
+/// store whether another instance published a newer one. This instance's
+/// own CRLs replace it at once; another instance's are served within this.
+const CRL_RECHECK: chrono::Duration = chrono::Duration::seconds(1);
+
+/// The CRL in memory (full or delta) and when the store was last asked.
+#[derive(Default)]
+pub(crate) struct CrlSlot {
+    served: Option<ServedCrl>,
+    checked_at: Option<DateTime<Utc>>,
+}
+
+impl CrlSlot {
+    fn fresh(&self, now: DateTime<Utc>) -> Option<ServedCrl> {
+        let checked = self.checked_at?;
+        (checked <= now && now - checked < CRL_RECHECK)
+            .then(|| self.served.clone())
+            .flatten()
+    }
+
+    /// Keeps `crl` unless a newer one is here already.
+    fn keep(&mut self, crl: ServedCrl, now: DateTime<Utc>) {
+        if self
+            .served
+            .as_ref()
+            .is_none_or(|(cached, _)| cached.number < crl.0.number)
+        {
+            self.served = Some(crl);
+        }
+        self.checked_at = Some(now);
+    }
+}
+
 /// What a publication makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Plan {
@@ -219,13 +252,9 @@ impl Authority {
     fn remember(&self, crl: NewCrl) {
         let slot = usize::from(matches!(crl.kind, CrlKind::Delta { .. }));
         let info = info_of(&crl);
-        let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache[slot]
-            .as_ref()
-            .is_none_or(|(cached, _)| cached.number < info.number)
-        {
-            cache[slot] = Some((info, bytes::Bytes::from(crl.der)));
-        }
+        let now = self.now();
+        self.crl_cache.lock().unwrap_or_else(|p| p.into_inner())[slot]
+            .keep((info, bytes::Bytes::from(crl.der)), now);
     }
 
     /// Builds and signs one CRL (outside the store lock). A stored serial
@@ -355,35 +384,46 @@ impl Authority {
         self.cached_crl(true)
     }
 
+    /// The full (or delta) CRL in memory when the store was asked less than
+    /// a second ago: no database read and no blocking call, for the
+    /// download handler's fast path.
+    pub fn fresh_crl(&self, delta: bool) -> Option<ServedCrl> {
+        let now = self.now();
+        self.crl_cache.lock().unwrap_or_else(|p| p.into_inner())[usize::from(delta)].fresh(now)
+    }
+
     /// The latest full or delta CRL from memory (SPEC §7: CRLs are served
-    /// from memory). Each call reads only the latest number, so a CRL
-    /// published by any instance is served from the next request on; the
-    /// CRL itself is read from the store once per number, not once per
-    /// download (issue 10: a million-entry CRL read for every request, even
-    /// a 304, starved every other reader).
+    /// from memory). The store is asked for the latest number at most once
+    /// a second ([`CRL_RECHECK`]), so a CRL published by another instance
+    /// is served within a second; the CRL itself is read from the store once
+    /// per number, never per download (issue 10: a million-entry CRL read
+    /// for every request, even a 304, starved every other reader).
     fn cached_crl(&self, delta: bool) -> Result<Option<ServedCrl>> {
+        if let Some(served) = self.fresh_crl(delta) {
+            return Ok(Some(served));
+        }
+        let now = self.now();
+        let slot = usize::from(delta);
         let Some(number) = self.store.read(|tx| tx.latest_crl_number(delta))? else {
             return Ok(None);
         };
-        let slot = usize::from(delta);
-        if let Some((info, der)) = &self.crl_cache.lock().unwrap_or_else(|p| p.into_inner())[slot] {
-            if info.number == number {
-                return Ok(Some((info.clone(), der.clone())));
+        {
+            let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(served) = cache[slot].served.clone() {
+                if served.0.number >= number {
+                    cache[slot].checked_at = Some(now);
+                    return Ok(Some(served));
+                }
             }
         }
         let Some(crl) = self.store.read(|tx| tx.latest_crl(delta))? else {
             return Ok(None);
         };
         let entry = (crl.info, bytes::Bytes::from(crl.der));
-        let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
         // Another thread may have cached a newer one meanwhile.
-        if cache[slot]
-            .as_ref()
-            .is_none_or(|(cached, _)| cached.number < entry.0.number)
-        {
-            cache[slot] = Some(entry.clone());
-        }
-        Ok(Some(entry))
+        let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache[slot].keep(entry, now);
+        Ok(cache[slot].served.clone())
     }
 
     pub fn crl(&self, number: u64) -> Result<Option<StoredCrl>> {
