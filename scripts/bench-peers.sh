@@ -15,6 +15,8 @@
 #   scripts/bench-peers.sh [N=100000] [ROUNDS=3] [SECONDS=4]
 #
 # ISSUANCE=0 skips part 1 (its envelopes take minutes to make).
+# CA_ALGORITHM=rsa-2048 (or another `algorithm` of policies/ca.toml) runs
+# our CA, and CFSSL's, with that key instead of the shipped RSA-3072.
 #
 # Installs CFSSL, nginx and wrk from Debian's packages when missing.
 set -euo pipefail
@@ -44,6 +46,9 @@ LOAD=target/release/examples/load
 cp -r policies "$WORK/policies"
 sed -i '/^\[working\]/,/^\[additional\]/ s/auto_approve = \["rotation"\]/auto_approve = ["initial", "rotation"]/' "$WORK/policies/profiles.toml"
 grep -q 'auto_approve = \["initial", "rotation"\]' "$WORK/policies/profiles.toml"
+if [ -n "${CA_ALGORITHM:-}" ]; then
+  sed -i "s/^algorithm = .*/algorithm = \"$CA_ALGORITHM\"/" "$WORK/policies/ca.toml"
+fi
 start() {
   CA_POLICIES_DIR="$WORK/policies" CA_LISTEN=127.0.0.1:$PORT CA_DATA_DIR="$WORK/data" \
     CA_BOOTSTRAP_ADMIN_PASSWORD=Bootstrap1Pass CA_TICK_SECONDS=3600 RUST_LOG=warn \

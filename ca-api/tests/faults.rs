@@ -150,22 +150,10 @@ fn postgresql_connections_terminated_never_give_a_500() {
     );
     let mut c = Client::new(&server.url);
     c.first_login();
-    let name = db.url.rsplit('/').next().unwrap().to_string();
-    let admin = std::env::var("TEST_DATABASE_URL").unwrap();
-    let terminate = || {
-        use diesel::prelude::*;
-        let mut conn = diesel::PgConnection::establish(&admin).unwrap();
-        diesel::sql_query(format!(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-        ))
-        .execute(&mut conn)
-        .unwrap();
-    };
     let mut created = 0;
     for i in 0..20 {
         if i % 3 == 0 {
-            terminate();
+            db.terminate_connections();
         }
         let live::Answer {
             status,

@@ -69,12 +69,28 @@ impl Authority {
     /// without a letter. Returns the serials whose owners were reminded.
     pub fn remind_renewals(&self) -> Result<Vec<String>> {
         let now = self.now();
+        let window_end = |kind: ProfileKind| {
+            now + Duration::days(self.policies.profiles.get(kind).renewal_window_days.into())
+        };
+        // Most rounds find nothing: a read, not a write, tells.
+        let any_due = self.store.read(|tx| {
+            for kind in ProfileKind::ALL {
+                if !tx
+                    .renewals_due(kind.code(), now, window_end(kind), 1)?
+                    .is_empty()
+                {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         self.write(|tx| {
             let mut reminded = Vec::new();
             for kind in ProfileKind::ALL {
-                let profile = self.policies.profiles.get(kind);
-                let window_end = now + Duration::days(profile.renewal_window_days.into());
-                for due in tx.renewals_due(kind.code(), now, window_end, 100)? {
+                for due in tx.renewals_due(kind.code(), now, window_end(kind), 100)? {
                     tx.renewal_reminded(&due.serial, now)?;
                     if !tx.successors(&due.serial)?.is_empty() {
                         continue;

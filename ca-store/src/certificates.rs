@@ -313,31 +313,33 @@ impl Tx<'_> {
         profile: ProfileKind,
         before: DateTime<Utc>,
     ) -> Result<Vec<(String, String)>> {
-        let (successors, predecessors) = (
-            diesel::alias!(certificates as successor),
-            certificates::table,
-        );
-        let signed_successors = successors
-            .filter(successors.field(certificates::status).ne(SIGNING))
-            .filter(successors.field(certificates::created_at).le(ts(before)))
-            .filter(
-                successors
-                    .field(certificates::predecessor_serial)
-                    .is_not_null(),
-            )
-            .select(
-                successors
-                    .field(certificates::predecessor_serial)
-                    .assume_not_null(),
-            );
-        predecessors
-            .filter(certificates::profile.eq(profile.code()))
-            .filter(certificates::status.eq_any([CERT_ACTIVE, SUSPENDED]))
-            .filter(certificates::serial.eq_any(signed_successors))
-            .select((certificates::serial, certificates::person_id))
-            .order(certificates::serial.asc())
+        // From the successors, by the predecessor index (`> ''` is the
+        // range form an index serves; `IS NOT NULL` scans the table): the
+        // background work runs this every round, and a scan of every
+        // active certificate there grew with the registry (issue 14's soak).
+        let mut predecessors: Vec<String> = certificates::table
+            .filter(certificates::predecessor_serial.gt(""))
+            .filter(certificates::status.ne(SIGNING))
+            .filter(certificates::created_at.le(ts(before)))
+            .select(certificates::predecessor_serial.assume_not_null())
             .load(self.c)
-            .map_err(db_error)
+            .map_err(db_error)?;
+        predecessors.sort();
+        predecessors.dedup();
+        let mut due = Vec::new();
+        for chunk in predecessors.chunks(500) {
+            due.extend(
+                certificates::table
+                    .filter(certificates::serial.eq_any(chunk))
+                    .filter(certificates::profile.eq(profile.code()))
+                    .filter(certificates::status.eq_any([CERT_ACTIVE, SUSPENDED]))
+                    .select((certificates::serial, certificates::person_id))
+                    .load::<(String, String)>(self.c)
+                    .map_err(db_error)?,
+            );
+        }
+        due.sort();
+        Ok(due)
     }
 
     /// A revoked certificate's reason becomes `keyCompromise` (RFC 5280

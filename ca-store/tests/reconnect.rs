@@ -6,21 +6,6 @@
 
 use ca_store::{Event, Outcome, Store};
 use ca_tests::TestDb;
-use diesel::prelude::*;
-
-/// Terminates every other backend of `db`'s database, the store's
-/// connections among them.
-fn terminate_all(db: &TestDb) {
-    let admin = std::env::var("TEST_DATABASE_URL").unwrap();
-    let name = db.url.rsplit('/').next().unwrap();
-    let mut conn = diesel::PgConnection::establish(&admin).unwrap();
-    diesel::sql_query(format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-    ))
-    .execute(&mut conn)
-    .unwrap();
-}
 
 fn event() -> Event<'static> {
     Event {
@@ -49,7 +34,7 @@ fn a_transaction_cut_off_before_its_commit_runs_again_once() {
             if runs == 1 {
                 // The connection dies inside the transaction; the next
                 // statement fails.
-                terminate_all(&db);
+                db.terminate_connections();
                 tx.audit_records(0, 1)?;
             }
             Ok(runs)
@@ -74,7 +59,7 @@ fn a_transaction_cut_off_before_its_commit_runs_again_once() {
         .read(|tx| {
             reads += 1;
             if reads == 1 {
-                terminate_all(&db);
+                db.terminate_connections();
             }
             tx.audit_records(0, 1000).map(|r| r.len())
         })

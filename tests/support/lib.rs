@@ -327,6 +327,22 @@ impl TestDb {
         }
     }
 
+    /// PostgreSQL: terminates every connection to this database (as an
+    /// administrator or a restarting server would), the caller's pools'
+    /// included. Nothing for SQLite.
+    pub fn terminate_connections(&self) {
+        let Some((admin, name)) = &self.drop_with else {
+            return;
+        };
+        let mut conn = diesel::PgConnection::establish(admin).unwrap();
+        diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
+
     /// A new database on the server `TEST_DATABASE_URL` points at.
     pub fn postgres() -> Option<TestDb> {
         let admin = std::env::var("TEST_DATABASE_URL").ok()?;
