@@ -117,9 +117,17 @@ def reader(path_fn, kind):
         record(kind, s, secs, s == 200)
 
 def lifecycle():
+    global tok
     conn = http.client.HTTPConnection(host, timeout=30)
+    # Operator sessions expire (SPEC §5): log in again well before, as an
+    # operator would, so a long soak does not count the expiry as errors.
+    logged_in = time.monotonic()
     while time.monotonic() < stop:
         time.sleep(0.5)
+        if time.monotonic() - logged_in > 600:
+            _, d, _ = call(conn, "POST", "/api/v1/admin/session",
+                           json.dumps({"username": "admin", "password": "Soak1Password"}))
+            tok, logged_in = json.loads(d)["token"], time.monotonic()
         with lock:
             if len(issued) < 3:
                 continue
