@@ -2,7 +2,10 @@
 //! could be deleted undetected, because a hash chain proves only what
 //! precedes its head. A checkpoint is the CA key's signature over a short
 //! text naming the number of records and the head's hash; one is written
-//! with every CRL publication and at least hourly while the trail grows.
+//! with a CRL publication when the newest is a minute old (a signature
+//! inside the write lock for every one of several publications a second
+//! was the soak's largest cost under the lock), and at least hourly while
+//! the trail grows.
 //! `verify` then reports a trail that ends below a checkpoint, a record
 //! that differs from it, or a checkpoint that does not verify; an export
 //! verifies with `openssl dgst`.
@@ -28,14 +31,20 @@ impl Authority {
 
     /// Checkpoints the audit head inside the caller's transaction (which
     /// holds the store lock, so the head cannot move). Nothing when the
-    /// head is checkpointed already. Returns the records covered.
-    pub(crate) fn checkpoint_in(&self, tx: &mut Tx<'_>, now: DateTime<Utc>) -> Result<Option<i64>> {
+    /// head is checkpointed already, or when the newest checkpoint is less
+    /// than `spacing` old. Returns the records covered.
+    pub(crate) fn checkpoint_in(
+        &self,
+        tx: &mut Tx<'_>,
+        now: DateTime<Utc>,
+        spacing: Duration,
+    ) -> Result<Option<i64>> {
         let Some((records, head_hash)) = tx.audit_head()? else {
             return Ok(None);
         };
         if tx
             .latest_checkpoint()?
-            .is_some_and(|c| c.records >= records)
+            .is_some_and(|c| c.records >= records || (c.at <= now && now - c.at < spacing))
         {
             return Ok(None);
         }
@@ -69,7 +78,8 @@ impl Authority {
         if !due {
             return Ok(None);
         }
-        self.store.write(|tx| self.checkpoint_in(tx, now))
+        self.store
+            .write(|tx| self.checkpoint_in(tx, now, Duration::zero()))
     }
 
     /// Every checkpoint, for export.

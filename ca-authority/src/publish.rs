@@ -209,7 +209,7 @@ impl Authority {
             };
             tx.prune_crl_bodies()?;
             tx.prune_crl_changes()?;
-            self.checkpoint_in(tx, now)?;
+            self.checkpoint_in(tx, now, chrono::Duration::minutes(1))?;
             Ok((true, delta_stored))
         })?;
         fail::fail_point!("publish.after_store");

@@ -14,7 +14,9 @@ fn records_deleted_below_a_checkpoint_are_reported() {
     on_each_backend(|db| {
         let w = World::new(db);
         let serial = w.working("work", &w.person);
-        // A revocation publishes a CRL, which checkpoints the head.
+        // A revocation publishes a CRL, which checkpoints the head when the
+        // newest checkpoint is a minute old.
+        w.clock.advance(Duration::minutes(1));
         w.reg
             .revoke("registrar", &serial, "key_compromise", "З-1", None)
             .unwrap();
@@ -124,5 +126,40 @@ fn checkpoints_verify_with_openssl_and_come_hourly_while_the_trail_grows() {
             ],
         );
         assert!(!out.status.success());
+    });
+}
+
+/// A checkpoint is a CA signature inside the write lock: publications
+/// (several a second under load) write one only when the newest is a
+/// minute old.
+#[test]
+fn publications_checkpoint_at_most_once_a_minute() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        let serials: Vec<String> = (0..3)
+            .map(|i| w.technological(&format!("t{i}"), &w.person))
+            .collect();
+        w.clock.advance(Duration::minutes(1));
+        let revoke = |serial: &str| {
+            w.reg
+                .revoke("registrar", serial, "key_compromise", "З-1", None)
+                .unwrap()
+        };
+        revoke(&serials[0]);
+        let after_first = w.reg.audit_checkpoints().unwrap().len();
+        w.clock.advance(Duration::seconds(30));
+        revoke(&serials[1]);
+        assert_eq!(
+            w.reg.audit_checkpoints().unwrap().len(),
+            after_first,
+            "not again within the minute"
+        );
+        w.clock.advance(Duration::seconds(31));
+        revoke(&serials[2]);
+        let checkpoints = w.reg.audit_checkpoints().unwrap();
+        assert_eq!(checkpoints.len(), after_first + 1);
+        let report = w.reg.verify_audit().unwrap();
+        assert!(report.ok, "{report:?}");
+        assert_eq!(checkpoints.last().unwrap().records, report.records as i64);
     });
 }
