@@ -230,25 +230,7 @@ fn operator_workflows_exit_codes_and_messages() {
     .contains("Доверенность 13"));
 
     // Technological certificates: from a CSR, and generated into PKCS#12.
-    openssl(
-        &server,
-        &[
-            "req",
-            "-new",
-            "-utf8",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "tech.key",
-            "-subj",
-            SUBJ,
-            "-out",
-            "tech.csr",
-        ],
-    );
+    p256_csr(&server, "tech", SUBJ, false);
     ok(
         &server,
         &[
@@ -298,27 +280,7 @@ fn operator_workflows_exit_codes_and_messages() {
 
     // Requests: approve, reject, confirm-act.
     let envelope = |name: &str, signer: &str, key: &str| {
-        openssl(
-            &server,
-            &[
-                "req",
-                "-new",
-                "-utf8",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-subj",
-                SUBJ,
-                "-outform",
-                "DER",
-                "-out",
-                &format!("{name}.csr"),
-            ],
-        );
+        p256_csr(&server, name, SUBJ, true);
         let signer = if signer.is_empty() {
             openssl(
                 &server,
@@ -346,24 +308,12 @@ fn operator_workflows_exit_codes_and_messages() {
         } else {
             key.to_string()
         };
-        openssl(
+        support::envelope(
             &server,
-            &[
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-outform",
-                "DER",
-                "-in",
-                &format!("{name}.csr"),
-                "-signer",
-                &signer,
-                "-inkey",
-                &key,
-                "-out",
-                &format!("{name}.p7"),
-            ],
+            &format!("{name}.csr"),
+            &signer,
+            &key,
+            &format!("{name}.p7"),
         );
         submit(&server, &format!("{name}.p7"))
     };

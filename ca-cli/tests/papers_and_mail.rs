@@ -118,25 +118,7 @@ fn papers_print_and_letters_are_listed_in_the_outbox() {
     .stdout
     .trim()
     .to_string();
-    openssl(
-        &server,
-        &[
-            "req",
-            "-new",
-            "-utf8",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "tech.key",
-            "-subj",
-            SUBJ,
-            "-out",
-            "tech.csr",
-        ],
-    );
+    p256_csr(&server, "tech", SUBJ, false);
     let serial = ok(
         &server,
         &[
@@ -174,46 +156,8 @@ fn papers_print_and_letters_are_listed_in_the_outbox() {
     assert!(r.stderr.contains("certificate_not_found"), "{}", r.stderr);
 
     // The act of a request signed with the technological certificate.
-    openssl(
-        &server,
-        &[
-            "req",
-            "-new",
-            "-utf8",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "work.key",
-            "-subj",
-            SUBJ,
-            "-outform",
-            "DER",
-            "-out",
-            "work.csr",
-        ],
-    );
-    openssl(
-        &server,
-        &[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-outform",
-            "DER",
-            "-in",
-            "work.csr",
-            "-signer",
-            "tech.pem",
-            "-inkey",
-            "tech.key",
-            "-out",
-            "work.p7",
-        ],
-    );
+    p256_csr(&server, "work", SUBJ, true);
+    envelope(&server, "work.csr", "tech.pem", "tech.key", "work.p7");
     let request = submit(&server, "work.p7");
     let id = request["id"].as_str().unwrap();
     ok(&server, &["request", "act", id, "--out", "act.pdf"], "");

@@ -144,3 +144,53 @@ pub fn openssl(server: &Server, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A new P-256 key `<name>.key` and a CSR for `subj` in `<name>.csr`
+/// (PEM, or DER with `der`), made by openssl in the server's directory.
+pub fn p256_csr(server: &Server, name: &str, subj: &str, der: bool) {
+    let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+    let mut args = vec![
+        "req",
+        "-new",
+        "-utf8",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-subj",
+        subj,
+        "-out",
+        &csr,
+    ];
+    if der {
+        args.extend(["-outform", "DER"]);
+    }
+    openssl(server, &args);
+}
+
+/// `content` signed into a CMS envelope `out` (DER) with `signer` and `key`,
+/// as client software sends a request.
+pub fn envelope(server: &Server, content: &str, signer: &str, key: &str, out: &str) {
+    openssl(
+        server,
+        &[
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-outform",
+            "DER",
+            "-in",
+            content,
+            "-signer",
+            signer,
+            "-inkey",
+            key,
+            "-out",
+            out,
+        ],
+    );
+}
