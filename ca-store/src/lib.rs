@@ -41,10 +41,12 @@ use crate::db::db_error;
 /// long enough for a restarting server to take connections.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Whether `conn` no longer works (r2d2's own check, `SELECT 1`).
-fn broken(conn: &mut db::Conn) -> bool {
+/// Whether `error` came from a connection that no longer works: only a
+/// storage fault can mean that (a refusal never does, and costs no round
+/// trip), and then r2d2's own check (`SELECT 1`) tells.
+fn connection_lost(error: &Error, conn: &mut db::Conn) -> bool {
     use diesel::r2d2::R2D2Connection;
-    conn.ping().is_err()
+    error.kind() == ca_core::ErrorKind::StorageUnavailable && conn.ping().is_err()
 }
 use crate::schema::store_lock;
 
@@ -114,7 +116,8 @@ impl Store {
                 c: &mut conn,
                 crl_changed: false,
             });
-            Ok::<_, Error>((result.is_err() && broken(&mut conn), result))
+            let lost = matches!(&result, Err(e) if connection_lost(e, &mut conn));
+            Ok::<_, Error>((lost, result))
         };
         match attempt()? {
             (true, Err(e)) => {
@@ -169,7 +172,10 @@ impl Store {
         let (value, changed) = match result {
             Ok(v) => v,
             Err(TxError(e)) if committing => return Err((e, false)),
-            Err(TxError(e)) => return Err((e, broken(&mut conn))),
+            Err(TxError(e)) => {
+                let lost = connection_lost(&e, &mut conn);
+                return Err((e, lost));
+            }
         };
         if changed {
             // Only after the commit: whoever takes it sees the change.

@@ -223,24 +223,7 @@ impl TestCa {
         extra: &[&str],
     ) -> Vec<u8> {
         let out = format!("{content}.p7");
-        let mut args = vec![
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-outform",
-            "DER",
-            "-in",
-            content,
-            "-signer",
-            signer_cert,
-            "-inkey",
-            signer_key,
-            "-out",
-            &out,
-        ];
-        args.extend_from_slice(extra);
-        self.openssl(&args);
+        cms_sign_in(self.path(), content, signer_cert, signer_key, &out, extra);
         self.read(&out)
     }
 
@@ -300,6 +283,37 @@ pub fn serial_of(cert_der: &[u8]) -> x509_cert::serial_number::SerialNumber {
 /// Re-encodes a value to DER (for tampering tests).
 pub fn to_der<T: Encode>(v: &T) -> Vec<u8> {
     v.to_der().unwrap()
+}
+
+/// `openssl cms -sign` in `dir`: `content` wrapped in a DER SignedData
+/// envelope `out`, signed with `signer_cert` and `signer_key`, as client
+/// software sends a request; `extra` are more options.
+pub fn cms_sign_in(
+    dir: &Path,
+    content: &str,
+    signer_cert: &str,
+    signer_key: &str,
+    out: &str,
+    extra: &[&str],
+) {
+    let mut args = vec![
+        "cms",
+        "-sign",
+        "-binary",
+        "-nodetach",
+        "-outform",
+        "DER",
+        "-in",
+        content,
+        "-signer",
+        signer_cert,
+        "-inkey",
+        signer_key,
+        "-out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    openssl(dir, &args);
 }
 
 /// A time `days` from now.

@@ -174,23 +174,5 @@ pub fn p256_csr(server: &Server, name: &str, subj: &str, der: bool) {
 /// `content` signed into a CMS envelope `out` (DER) with `signer` and `key`,
 /// as client software sends a request.
 pub fn envelope(server: &Server, content: &str, signer: &str, key: &str, out: &str) {
-    openssl(
-        server,
-        &[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-outform",
-            "DER",
-            "-in",
-            content,
-            "-signer",
-            signer,
-            "-inkey",
-            key,
-            "-out",
-            out,
-        ],
-    );
+    ca_tests::cms_sign_in(server.path(), content, signer, key, out, &[]);
 }
