@@ -39,6 +39,7 @@ pub struct Metrics {
     signer_up: Gauge<i64, std::sync::atomic::AtomicI64>,
     storage_writable: Gauge<i64, std::sync::atomic::AtomicI64>,
     outbox_backlog: Gauge<i64, std::sync::atomic::AtomicI64>,
+    crl_store_reads: Counter,
 }
 
 impl Default for Metrics {
@@ -66,6 +67,12 @@ impl Metrics {
         let signer_up = Gauge::default();
         let storage_writable = Gauge::default();
         let outbox_backlog = Gauge::default();
+        let crl_store_reads = Counter::default();
+        registry.register(
+            "crl_store_reads",
+            "Times serving the current CRLs asked the database (at most once a second, never per download)",
+            crl_store_reads.clone(),
+        );
         registry.register(
             "outbox_backlog",
             "Notifications (letters, webhook posts) not delivered yet",
@@ -116,6 +123,7 @@ impl Metrics {
             signer_up,
             storage_writable,
             outbox_backlog,
+            crl_store_reads,
         }
     }
 
@@ -152,6 +160,9 @@ impl Metrics {
             .set(i64::from(authority.ca().check_signer().is_ok()));
         self.storage_writable
             .set(i64::from(authority.check_store_writable().is_ok()));
+        let reads = authority.crl_store_reads();
+        self.crl_store_reads
+            .inc_by(reads.saturating_sub(self.crl_store_reads.get()));
         if let Ok(n) = authority.outbox_backlog() {
             self.outbox_backlog.set(n);
         }

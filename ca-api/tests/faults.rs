@@ -77,57 +77,15 @@ fn a_full_disk_gives_503_and_the_service_recovers_by_itself() {
 
     // The disk fills up (logs, another program, a runaway backup…).
     let filler = disk.fill();
-    let mut refused = None;
-    for _ in 1..=200 {
-        let live::Answer {
-            status,
-            retry_after: retry,
-            body,
-        } = c.call("POST", "/api/v1/admin/crl", None);
-        assert_ne!(status, 500, "a full disk is never a 500: {body}");
-        if status == 503 {
-            refused = Some((retry, body));
-            break;
-        }
-        assert_eq!(status, 201, "{body}");
-    }
-    let (retry, body) = refused.expect("writes refused once the disk is full");
-    assert_eq!(body["error"]["code"], "storage_unavailable", "{body}");
-    assert!(retry.is_some(), "Retry-After");
-    let live::Answer {
-        status,
-        body: health,
-        ..
-    } = c.call("GET", "/health", None);
-    assert_eq!(status, 503, "{health}");
-    assert_eq!(health["database"], "read_only", "{health}");
-    // Alive all the same: nothing to restart.
-    assert_eq!(c.call("GET", "/health/live", None).status, 200);
-    // Relying parties and readers are still served.
-    assert_eq!(c.call("GET", "/api/v1/ca/certificate", None).status, 200);
-    assert_eq!(c.call("GET", "/api/v1/crl", None).status, 200);
-    assert_eq!(
-        c.call("GET", "/api/v1/admin/organizations", None).status,
-        200
-    );
+    refused_and_degraded(&c);
 
     // Space comes back: no restart, no operator.
     std::fs::remove_file(filler).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while c.call("GET", "/health", None).status != 200 {
-        assert!(Instant::now() < deadline, "no recovery");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_ready(&c);
     let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
     assert_eq!(status, 201, "{body}");
 
-    let audit = c.call("GET", "/api/v1/admin/audit?limit=1000", None).body;
-    assert!(
-        audit.to_string().contains("storage.recovered"),
-        "the recovery is audited: {audit}"
-    );
-    let verify = c.call("GET", "/api/v1/admin/audit/verify", None).body;
-    assert_eq!(verify["ok"], true, "{verify}");
+    recovery_audited(&c);
     assert!(server.stop().success());
     // Nothing half-written: the operator's checker finds it consistent.
     live::check(&data, None, &[]);
@@ -349,4 +307,321 @@ fn a_postgresql_crash_during_issuance_loses_and_duplicates_nothing() {
     }
     assert!(server.stop().success());
     live::check(&data, Some(&pg.url()), &[]);
+}
+
+/// Writes (a CRL publication each) until the first refusal, which must be
+/// 503 `storage_unavailable` with Retry-After and never a 500; then
+/// `/health` must say the database is read-only while the process stays
+/// alive and relying parties and readers are still served.
+fn refused_and_degraded(c: &Client) {
+    let mut refused = None;
+    for _ in 1..=200 {
+        let live::Answer {
+            status,
+            retry_after: retry,
+            body,
+        } = c.call("POST", "/api/v1/admin/crl", None);
+        assert_ne!(status, 500, "a storage fault is never a 500: {body}");
+        if status == 503 {
+            refused = Some((retry, body));
+            break;
+        }
+        assert_eq!(status, 201, "{body}");
+    }
+    let (retry, body) = refused.expect("writes refused once the storage fails");
+    assert_eq!(body["error"]["code"], "storage_unavailable", "{body}");
+    assert!(retry.is_some(), "Retry-After");
+    let live::Answer {
+        status,
+        body: health,
+        ..
+    } = c.call("GET", "/health", None);
+    assert_eq!(status, 503, "{health}");
+    assert_eq!(health["database"], "read_only", "{health}");
+    // Alive all the same: nothing to restart.
+    assert_eq!(c.call("GET", "/health/live", None).status, 200);
+    assert_eq!(c.call("GET", "/api/v1/ca/certificate", None).status, 200);
+    assert_eq!(c.call("GET", "/api/v1/crl", None).status, 200);
+    assert_eq!(
+        c.call("GET", "/api/v1/admin/organizations", None).status,
+        200
+    );
+}
+
+/// Waits (30 s at most) until `/health` says ready again.
+fn wait_ready(c: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.call("GET", "/health", None).status != 200 {
+        assert!(Instant::now() < deadline, "no recovery");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The audit trail records the recovery and its chain verifies.
+fn recovery_audited(c: &Client) {
+    let audit = c.call("GET", "/api/v1/admin/audit?limit=1000", None).body;
+    assert!(
+        audit.to_string().contains("storage.recovered"),
+        "the recovery is audited: {audit}"
+    );
+    let verify = c.call("GET", "/api/v1/admin/audit/verify", None).body;
+    assert_eq!(verify["ok"], true, "{verify}");
+}
+
+/// A small ext4 file system on a loop device, mounted with
+/// `errors=remount-ro` as data volumes are; unmounted on drop.
+struct Ext4Disk {
+    dir: tempfile::TempDir,
+    device: String,
+}
+
+impl Ext4Disk {
+    fn new(megabytes: u64) -> Ext4Disk {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(megabytes << 20)
+            .unwrap();
+        run("mkfs.ext4", &["-q", "-F", image.to_str().unwrap()]);
+        std::fs::create_dir(dir.path().join("mnt")).unwrap();
+        let mut disk = Ext4Disk {
+            dir,
+            device: String::new(),
+        };
+        disk.mount();
+        disk
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("mnt")
+    }
+
+    fn mount(&mut self) {
+        let image = self.dir.path().join("disk.img");
+        run(
+            "mount",
+            &[
+                "-o",
+                "loop,errors=remount-ro",
+                image.to_str().unwrap(),
+                self.path().to_str().unwrap(),
+            ],
+        );
+        let out = Command::new("findmnt")
+            .args(["-n", "-o", "SOURCE"])
+            .arg(self.path())
+            .output()
+            .unwrap();
+        self.device = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(self.device.starts_with("/dev/loop"), "{}", self.device);
+    }
+
+    /// The kernel finds an error and turns the file system read-only under
+    /// its open files, as `errors=remount-ro` does (ext4's own test hook).
+    fn fail(&self) {
+        let name = self.device.trim_start_matches("/dev/");
+        std::fs::write(
+            format!("/sys/fs/ext4/{name}/trigger_fs_error"),
+            "test: the disk failed",
+        )
+        .expect("trigger an ext4 error");
+    }
+
+    /// What an administrator does after such an error: unmount, check,
+    /// mount again.
+    fn repair(&mut self) {
+        run("umount", &[self.path().to_str().unwrap()]);
+        let image = self.dir.path().join("disk.img");
+        // e2fsck exits 1 when it corrected something.
+        let status = Command::new("e2fsck")
+            .args(["-f", "-y"])
+            .arg(&image)
+            .output()
+            .unwrap()
+            .status;
+        assert!(matches!(status.code(), Some(0 | 1)), "e2fsck: {status}");
+        self.mount();
+    }
+}
+
+impl Drop for Ext4Disk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.path()).status();
+    }
+}
+
+fn run(program: &str, args: &[&str]) {
+    let out = Command::new(program).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} (this test needs root, as CI runs): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The data directory becomes read-only under the running server, twice.
+/// First its database and WAL are made immutable (`chattr +i`, which,
+/// unlike a chmod, binds files already open, as a read-only file system
+/// does):
+/// 503, not ready, readers served, and once they are writable again the
+/// service recovers by itself. Then the kernel turns the whole file system
+/// read-only after an error: the same answers, and after the administrator
+/// repairs it (unmount, fsck, mount) a restart finds everything accepted
+/// and the checker clean.
+#[test]
+fn a_read_only_data_directory_gives_503_and_the_service_recovers() {
+    let mut disk = Ext4Disk::new(64);
+    let data = disk.path().join("data");
+    let binary = env!("CARGO_BIN_EXE_ca-api");
+    let server = RunningServer::start(binary.as_ref(), &data, free_port(), None, "Bootstrap1Pass");
+    let mut c = Client::new(&server.url);
+    c.first_login();
+    let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
+    assert_eq!(status, 201, "{body}");
+
+    // The database and its write-ahead log. (Not the shared-memory index
+    // SQLite maps into memory: a store into a mapped page of an immutable
+    // file is a SIGBUS, which no program survives, while a file system the
+    // kernel turns read-only leaves mapped pages alone, as the second half
+    // shows.)
+    let database: Vec<String> = ["authority.sqlite3", "authority.sqlite3-wal"]
+        .iter()
+        .map(|f| data.join(f).to_string_lossy().to_string())
+        .collect();
+    let chattr = |flag: &str| {
+        let mut args = vec![flag];
+        args.extend(database.iter().map(String::as_str));
+        run("chattr", &args);
+    };
+    chattr("+i");
+    refused_and_degraded(&c);
+    chattr("-i");
+    wait_ready(&c);
+    let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
+    assert_eq!(status, 201, "{body}");
+    recovery_audited(&c);
+
+    disk.fail();
+    refused_and_degraded(&c);
+    // The process cannot recover a file system the kernel gave up on; the
+    // administrator repairs it with the server stopped.
+    let _ = server.stop();
+    disk.repair();
+    let server = RunningServer::start(binary.as_ref(), &data, free_port(), None, "Bootstrap1Pass");
+    let mut c = Client::new(&server.url);
+    c.login("Operator1Pass");
+    let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
+    assert_eq!(status, 201, "{body}");
+    let verify = c.call("GET", "/api/v1/admin/audit/verify", None).body;
+    assert_eq!(verify["ok"], true, "{verify}");
+    assert!(server.stop().success());
+    live::check(&data, None, &[]);
+}
+
+/// PostgreSQL turned read-only under the running server (what a failover to
+/// a standby or a DBA's `default_transaction_read_only` does): 503, not
+/// ready, readers served; writable again, the service recovers by itself.
+/// The cluster is the test's own.
+#[test]
+fn a_read_only_postgresql_gives_503_and_the_service_recovers_by_itself() {
+    if TestDb::postgres().is_none() {
+        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+        return;
+    }
+    let pg = ca_tests::PgCluster::start();
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let server = RunningServer::start(
+        env!("CARGO_BIN_EXE_ca-api").as_ref(),
+        &data,
+        free_port(),
+        Some(&pg.url()),
+        "Bootstrap1Pass",
+    );
+    let mut c = Client::new(&server.url);
+    c.first_login();
+    pg.sql(&[
+        "ALTER SYSTEM SET default_transaction_read_only = on",
+        "SELECT pg_reload_conf()",
+    ]);
+    refused_and_degraded(&c);
+    pg.sql(&[
+        "ALTER SYSTEM RESET default_transaction_read_only",
+        "SELECT pg_reload_conf()",
+    ]);
+    wait_ready(&c);
+    let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
+    assert_eq!(status, 201, "{body}");
+    recovery_audited(&c);
+    assert!(server.stop().success());
+    live::check(&data, Some(&pg.url()), &[]);
+}
+
+/// PostgreSQL's data on a volume that fills up (a tablespace on a small
+/// tmpfs; the WAL stays on its own disk, as in production): writes that
+/// need space answer 503 with Retry-After, never 500, readers are served,
+/// and once space is freed writes resume without a restart. `/health` may
+/// stay ready meanwhile: PostgreSQL still takes writes that fit in the
+/// pages it has, so the store is not read-only, only full.
+#[test]
+fn a_full_postgresql_volume_gives_503_and_writes_resume_by_themselves() {
+    if TestDb::postgres().is_none() {
+        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+        return;
+    }
+    let disk = SmallDisk::new("24m");
+    let pg = ca_tests::PgCluster::start();
+    let space = disk.path().join("tablespace");
+    std::fs::create_dir(&space).unwrap();
+    run("chown", &["postgres:postgres", space.to_str().unwrap()]);
+    pg.sql(&[
+        &format!("CREATE TABLESPACE small LOCATION '{}'", space.display()),
+        "CREATE DATABASE ca TABLESPACE small",
+    ]);
+    let url = format!("{}/ca", pg.url().rsplit_once('/').unwrap().0);
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let server = RunningServer::start(
+        env!("CARGO_BIN_EXE_ca-api").as_ref(),
+        &data,
+        free_port(),
+        Some(&url),
+        "Bootstrap1Pass",
+    );
+    let mut c = Client::new(&server.url);
+    c.first_login();
+    let filler = disk.fill();
+    let mut refused = None;
+    for _ in 1..=2000 {
+        let a = c.call("POST", "/api/v1/admin/crl", None);
+        assert_ne!(a.status, 500, "a full volume is never a 500: {}", a.body);
+        if a.status == 503 {
+            refused = Some(a);
+            break;
+        }
+        assert_eq!(a.status, 201, "{}", a.body);
+    }
+    let a = refused.expect("writes refused once the volume is full");
+    assert_eq!(a.body["error"]["code"], "storage_unavailable", "{}", a.body);
+    assert!(a.retry_after.is_some(), "Retry-After");
+    eprintln!(
+        "/health with the volume full: {}",
+        c.call("GET", "/health", None).body
+    );
+    assert_eq!(c.call("GET", "/api/v1/crl", None).status, 200);
+    assert_eq!(
+        c.call("GET", "/api/v1/admin/organizations", None).status,
+        200
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
+    assert_eq!(status, 201, "{body}");
+    wait_ready(&c);
+    let verify = c.call("GET", "/api/v1/admin/audit/verify", None).body;
+    assert_eq!(verify["ok"], true, "{verify}");
+    assert!(server.stop().success());
+    live::check(&data, Some(&url), &[]);
+    drop(pg);
 }

@@ -52,6 +52,9 @@ pub struct Authority {
     ocsp_cache: std::sync::Mutex<ocsp::OcspCache>,
     /// The latest full and delta CRL, as served ([full, delta]).
     crl_cache: std::sync::Mutex<[publish::CrlSlot; 2]>,
+    /// How often serving a CRL asked the store (the metrics' proof that
+    /// downloads are served from memory).
+    crl_store_reads: std::sync::atomic::AtomicU64,
     ocsp_key: Option<Box<dyn ca_core::signer::CaSigner>>,
     ocsp_responder: std::sync::RwLock<Option<ocsp::DelegatedResponder>>,
     /// Wakes the publisher thread after a change commits; unset: changes
@@ -78,6 +81,7 @@ impl Authority {
             anonymous_logins: Default::default(),
             ocsp_cache: Default::default(),
             crl_cache: Default::default(),
+            crl_store_reads: Default::default(),
             ocsp_key: None,
             ocsp_responder: Default::default(),
             publisher: Default::default(),

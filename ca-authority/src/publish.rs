@@ -55,12 +55,15 @@ const CRL_RECHECK: chrono::Duration = chrono::Duration::seconds(1);
 pub(crate) struct CrlSlot {
     served: Option<ServedCrl>,
     checked_at: Option<DateTime<Utc>>,
+    /// One download is asking the store: the others serve what is here
+    /// meanwhile instead of all asking at once.
+    refreshing: bool,
 }
 
 impl CrlSlot {
     fn fresh(&self, now: DateTime<Utc>) -> Option<ServedCrl> {
         let checked = self.checked_at?;
-        (checked <= now && now - checked < CRL_RECHECK)
+        (self.refreshing || (checked <= now && now - checked < CRL_RECHECK))
             .then(|| self.served.clone())
             .flatten()
     }
@@ -399,11 +402,25 @@ impl Authority {
     /// per number, never per download (issue 10: a million-entry CRL read
     /// for every request, even a 304, starved every other reader).
     fn cached_crl(&self, delta: bool) -> Result<Option<ServedCrl>> {
-        if let Some(served) = self.fresh_crl(delta) {
-            return Ok(Some(served));
-        }
         let now = self.now();
         let slot = usize::from(delta);
+        {
+            let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(served) = cache[slot].fresh(now) {
+                return Ok(Some(served));
+            }
+            cache[slot].refreshing = true;
+        }
+        // However the asking ends, the next download may ask again.
+        struct Asked<'a>(&'a Authority, usize);
+        impl Drop for Asked<'_> {
+            fn drop(&mut self) {
+                self.0.crl_cache.lock().unwrap_or_else(|p| p.into_inner())[self.1].refreshing =
+                    false;
+            }
+        }
+        let _asked = Asked(self, slot);
+        self.count_crl_store_read();
         let Some(number) = self.store.read(|tx| tx.latest_crl_number(delta))? else {
             return Ok(None);
         };
@@ -416,6 +433,7 @@ impl Authority {
                 }
             }
         }
+        self.count_crl_store_read();
         let Some(crl) = self.store.read(|tx| tx.latest_crl(delta))? else {
             return Ok(None);
         };
@@ -424,6 +442,19 @@ impl Authority {
         let mut cache = self.crl_cache.lock().unwrap_or_else(|p| p.into_inner());
         cache[slot].keep(entry, now);
         Ok(cache[slot].served.clone())
+    }
+
+    fn count_crl_store_read(&self) {
+        self.crl_store_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many times serving the current CRLs has asked the store since
+    /// start: at most once a second per kind for the latest number, once
+    /// per new CRL for its bytes, never per download.
+    pub fn crl_store_reads(&self) -> u64 {
+        self.crl_store_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn crl(&self, number: u64) -> Result<Option<StoredCrl>> {

@@ -769,6 +769,34 @@ impl PgCluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// Runs `sql` with `psql` as the superuser on database `postgres`
+    /// (one statement per `-c`, so ALTER SYSTEM and CREATE DATABASE run
+    /// outside a transaction block); panics with psql's message on failure.
+    pub fn sql(&self, statements: &[&str]) {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+            ])
+            // The session itself may write even when the cluster is made
+            // read-only by default.
+            .env("PGOPTIONS", "-c default_transaction_read_only=off");
+        for s in statements {
+            cmd.args(["-c", s]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "psql {statements:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Stops the server at once, as a crash or a killed host would (no
     /// checkpoint; the next start replays the WAL), then starts it again.
     pub fn crash_and_restart(&self) {
