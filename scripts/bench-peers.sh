@@ -15,13 +15,18 @@
 #   scripts/bench-peers.sh [N=100000] [ROUNDS=3] [SECONDS=4]
 #
 # ISSUANCE=0 skips part 1 (its envelopes take minutes to make).
+# SOLO=1 adds a third side to part 1: ours with every write committing
+# alone (CA_COMMIT_GROUP_MAX=1), to show what group commit buys.
+# BENCH_DATABASE_URL=postgres://… runs our server on that (empty)
+# PostgreSQL database instead of SQLite.
 # CA_ALGORITHM=rsa-2048 (or another `algorithm` of policies/ca.toml) runs
 # our CA, and CFSSL's, with that key instead of the shipped RSA-3072.
 #
 # Installs CFSSL, nginx and wrk from Debian's packages when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-100000}; ROUNDS=${2:-3}; SECS=${3:-4}; ISSUANCE=${ISSUANCE:-1}
+N=${1:-100000}; ROUNDS=${2:-3}; SECS=${3:-4}; ISSUANCE=${ISSUANCE:-1}; SOLO=${SOLO:-0}
+GROUP_MAX=64
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 PORT=${PORT:-18463}; CFSSL_PORT=$((PORT + 1)); NGINX_PORT=$((PORT + 2))
 BASE="http://127.0.0.1:$PORT"
@@ -52,6 +57,7 @@ fi
 start() {
   CA_POLICIES_DIR="$WORK/policies" CA_LISTEN=127.0.0.1:$PORT CA_DATA_DIR="$WORK/data" \
     CA_BOOTSTRAP_ADMIN_PASSWORD=Bootstrap1Pass CA_TICK_SECONDS=3600 RUST_LOG=warn \
+    CA_COMMIT_GROUP_MAX=$GROUP_MAX ${BENCH_DATABASE_URL:+DATABASE_URL=$BENCH_DATABASE_URL} \
     target/release/ca-api >>"$WORK/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 600); do curl -sf "$BASE/health" >/dev/null && return; sleep 0.1; done
@@ -84,8 +90,9 @@ if [ "$ISSUANCE" = 1 ]; then
 # Envelopes: each submission needs its own key (a repeat is the same request,
 # and a key certified once is refused). 700 a second for SECS seconds is
 # more than either client count reaches here.
-PER8=$((700 * SECS)); PER1=$((500 * SECS))
-echo "== making $(( (PER8 + PER1) * ROUNDS )) envelopes with openssl"
+PER8=$((1000 * SECS)); PER1=$((600 * SECS))
+SETS="8 1"; [ "$SOLO" = 1 ] && SETS="8 1 s8 s1"
+echo "== making $(( (PER8 + PER1) * ROUNDS * (1 + SOLO) )) envelopes with openssl"
 make_one() {
   openssl req -new -utf8 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
     -subj "$SUBJ" -outform DER -out "$1.csr" 2>/dev/null
@@ -95,9 +102,11 @@ make_one() {
 }
 export -f make_one; export SUBJ WORK
 for r in $(seq 1 "$ROUNDS"); do
-  mkdir -p "$WORK/env8-$r" "$WORK/env1-$r"
-  seq -w 1 "$PER8" | sed "s|^|$WORK/env8-$r/|" | xargs -P "$(nproc)" -I{} bash -c 'make_one {}'
-  seq -w 1 "$PER1" | sed "s|^|$WORK/env1-$r/|" | xargs -P "$(nproc)" -I{} bash -c 'make_one {}'
+  for set in $SETS; do
+    mkdir -p "$WORK/env$set-$r"
+    count=$PER1; [ "${set#s}" = 8 ] && count=$PER8
+    seq -w 1 "$count" | sed "s|^|$WORK/env$set-$r/|" | xargs -P "$(nproc)" -I{} bash -c 'make_one {}'
+  done
 done
 
 # CFSSL with an RSA CA of our CA's size.
@@ -123,12 +132,21 @@ for r in $(seq 1 "$ROUNDS"); do
     RPS[ours$c]+="$a "; P50[ours$c]+="$b "; P99[ours$c]+="$d "
     read -r a b d < <($LOAD --server "http://127.0.0.1:$CFSSL_PORT" --cfssl-sign "$WORK/cfssl/req.csr" --threads "$c" --seconds "$SECS" | parse)
     RPS[cfssl$c]+="$a "; P50[cfssl$c]+="$b "; P99[cfssl$c]+="$d "
+    if [ "$SOLO" = 1 ]; then
+      stop; GROUP_MAX=1; start
+      read -r a b d < <($LOAD --server "$BASE" --envelopes "$WORK/envs$c-$r" --threads "$c" --seconds "$SECS" --only submit | parse)
+      RPS[solo$c]+="$a "; P50[solo$c]+="$b "; P99[solo$c]+="$d "
+      stop; GROUP_MAX=64; start
+      echo "  each write committing alone: $(last "${RPS[solo$c]}") req/s"
+    fi
     echo "round $r, $c client(s): ours $(last "${RPS[ours$c]}") req/s, cfssl $(last "${RPS[cfssl$c]}") req/s"
   done
 done
 kill "$CFSSL"; CFSSL=
 fi
 
+# Parts 2 and 3 seed the SQLite file directly: SQLite runs only.
+if [ -z "${BENCH_DATABASE_URL:-}" ]; then
 # A full CRL of N entries: copies of one certificate row, revoked, written
 # while the server is stopped (as scripts/bench-revocation.sh).
 stop
@@ -186,6 +204,8 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r: CRL ours $(last "${GET[ours_crl]}") nginx $(last "${GET[nginx_crl]}"); status ours $(last "${GET[ours_status]}") nginx $(last "${GET[nginx_status]}") req/s"
 done
 
+fi
+
 m() { med ${1}; }
 echo
 echo "== medians of $ROUNDS alternating rounds, $(nproc) cores shared by server and client; CA RSA-$CA_BITS"
@@ -195,8 +215,14 @@ for c in 8 1; do
   o=$(m "${RPS[ours$c]}"); p=$(m "${RPS[cfssl$c]}")
   printf '%-44s %12s %12s %10s\n' "issuance req/s, $c client(s) (peer: cfssl sign)" "$o" "$p" "$(ratio "$o" "$p")"
   printf '%-44s %12s %12s\n' "  p50 / p99 ms" "$(m "${P50[ours$c]}") / $(m "${P99[ours$c]}")" "$(m "${P50[cfssl$c]}") / $(m "${P99[cfssl$c]}")"
+  if [ "$SOLO" = 1 ]; then
+    q=$(m "${RPS[solo$c]}")
+    printf '%-44s %12s %12s %10s\n' "  group commit: ours vs each write alone" "$o" "$q" "$(ratio "$o" "$q")"
+    printf '%-44s %12s %12s\n' "  p50 / p99 ms (ours / alone)" "$(m "${P50[ours$c]}") / $(m "${P99[ours$c]}")" "$(m "${P50[solo$c]}") / $(m "${P99[solo$c]}")"
+  fi
 done
 [ "$ISSUANCE" = 1 ] && printf '%-44s %12s %12s %10s\n' "issuance at 8 clients vs openssl signs/s" "$(m "${RPS[ours8]}")" "$SPEED" "$(ratio "$(m "${RPS[ours8]}")" "$SPEED")"
+[ -n "${BENCH_DATABASE_URL:-}" ] && exit 0
 o=$(m "${GET[ours_crl]}"); p=$(m "${GET[nginx_crl]}")
 printf '%-44s %12s %12s %10s\n' "GET CRL ($N entries, $CRL_BYTES B) req/s (nginx)" "$o" "$p" "$(ratio "$o" "$p")"
 o=$(m "${GET[ours_status]}"); p=$(m "${GET[nginx_status]}")

@@ -37,6 +37,11 @@ pub struct Config {
     /// Seconds between runs of the background work (CRL, suspensions, notifications).
     #[arg(long, env = "CA_TICK_SECONDS", default_value_t = 30)]
     pub tick_seconds: u64,
+    /// At most this many concurrent writes share one commit (group commit:
+    /// one fsync for many). 1 makes every write commit alone.
+    #[arg(long, env = "CA_COMMIT_GROUP_MAX", default_value_t = 64)]
+    pub commit_group_max: usize,
+
     /// Where `GET /metrics` is served (Prometheus text format); keep it off
     /// the public network. Not served when unset.
     #[arg(long, env = "CA_METRICS_LISTEN")]

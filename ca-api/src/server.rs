@@ -31,6 +31,7 @@ pub fn open(config: &Config) -> Result<Arc<Authority>, Error> {
     if let Some(key) = ocsp_key {
         authority = authority.with_ocsp_key(key);
     }
+    authority.set_commit_group_max(config.commit_group_max);
     let authority = Arc::new(authority);
     tracing::info!(
         database = if url.starts_with("postgres") {

@@ -89,6 +89,12 @@ impl Authority {
         })
     }
 
+    /// At most `writes` concurrent writes share one commit (see
+    /// `ca_store::Store::write`); 1: each commits alone.
+    pub fn set_commit_group_max(&self, writes: usize) {
+        self.store.set_commit_group_max(writes);
+    }
+
     /// Gives the delegated OCSP responder its key (kept in the key store,
     /// `keystore::open_or_create_ocsp_key`); its certificate is issued by
     /// [`renew_ocsp_responder_if_due`](Self::renew_ocsp_responder_if_due).

@@ -21,8 +21,8 @@ mod outbox;
 mod people;
 mod requests;
 pub mod schema;
+mod writer;
 
-use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
 
 use ca_core::{Error, Result};
@@ -35,8 +35,6 @@ pub use outbox::{Channel, Notification, OutboxFilter, RenewalDue};
 pub use people::{NewOrganization, NewPerson};
 pub use requests::{Application, ApplicationOutcome, RequestDecision};
 
-use crate::db::db_error;
-
 /// The pause before a transaction that lost its connection is run again:
 /// long enough for a restarting server to take connections.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -48,12 +46,12 @@ fn connection_lost(error: &Error, conn: &mut db::Conn) -> bool {
     use diesel::r2d2::R2D2Connection;
     error.kind() == ca_core::ErrorKind::StorageUnavailable && conn.ping().is_err()
 }
-use crate::schema::store_lock;
 
 /// The database: pools of connections and the write discipline.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<ConnectionManager<AnyConnection>>,
+    /// The single writer, which groups concurrent writes into one commit.
+    writer: std::sync::Arc<writer::Writer>,
     /// Reads go here, so they never queue behind a write (SQLite: its own
     /// connections in WAL mode; PostgreSQL: the same pool).
     read_pool: Pool<ConnectionManager<AnyConnection>>,
@@ -69,37 +67,23 @@ pub struct Tx<'a> {
     crl_changed: bool,
 }
 
-/// A diesel error or ours, inside a transaction closure.
-struct TxError(Error);
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError(db_error(e))
-    }
-}
-
-impl From<Error> for TxError {
-    fn from(e: Error) -> Self {
-        TxError(e)
-    }
-}
-
 impl Store {
     /// Opens the database at `url` (`postgres://…`, `sqlite://path` or a
     /// file path), migrating it.
     pub fn open(url: &str) -> Result<Store> {
         let pools = db::open_pools(url)?;
+        let crl_changed = std::sync::Arc::<std::sync::atomic::AtomicBool>::default();
         Ok(Store {
-            pool: pools.write,
+            writer: std::sync::Arc::new(writer::Writer::new(pools.write, crl_changed.clone())),
             read_pool: pools.read,
-            crl_changed: Default::default(),
+            crl_changed,
         })
     }
 
-    fn conn(&self) -> Result<db::Conn> {
-        self.pool
-            .get()
-            .map_err(|e| Error::storage_unavailable(format!("database: {e}")))
+    /// At most `writes` writes share one commit (1: each commits alone,
+    /// as before group commit; for measuring what it buys).
+    pub fn set_commit_group_max(&self, writes: usize) {
+        self.writer.set_max_shared(writes);
     }
 
     /// Runs `f` on one read connection, outside any write transaction:
@@ -130,7 +114,15 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction holding the store lock. An `Err`
-    /// from `f` rolls everything back, its audit rows included.
+    /// from `f` rolls back everything `f` did, its audit rows included.
+    ///
+    /// Group commit: writers that arrive while another writer's transaction
+    /// is open run in it, one after another, each in a savepoint of its own,
+    /// and the last of them commits for all (one fsync for many writes, as
+    /// PostgreSQL's and InnoDB's group commit). No writer returns before the
+    /// commit that makes its changes durable, so "record before signing"
+    /// holds; a refused writer's savepoint is rolled back and the others'
+    /// work commits without it.
     ///
     /// A transaction whose connection broke before its commit was sent (a
     /// restarted server, a terminated backend, a reset) committed nothing,
@@ -139,50 +131,14 @@ impl Store {
     /// outcome is unknown, and the caller's own recovery (a retried
     /// envelope finds its request, a reservation is finished) settles it.
     pub fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        match self.write_once(&mut f) {
+        match self.writer.write_once(&mut f) {
             Err((e, true)) => {
                 tracing::warn!(error = %e, "database connection lost before the commit; retrying once");
                 std::thread::sleep(RETRY_PAUSE);
-                self.write_once(&mut f).map_err(|(e, _)| e)
+                self.writer.write_once(&mut f).map_err(|(e, _)| e)
             }
             other => other.map_err(|(e, _)| e),
         }
-    }
-
-    /// One write transaction. On failure, the error, and whether it may be
-    /// run again: it failed before its commit and its connection broke.
-    fn write_once<T>(
-        &self,
-        f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
-    ) -> std::result::Result<T, (Error, bool)> {
-        let mut conn = self.conn().map_err(|e| (e, false))?;
-        let mut committing = false;
-        let result = conn.transaction::<_, TxError, _>(|c| {
-            diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
-                .set(store_lock::writes.eq(store_lock::writes + 1))
-                .execute(c)?;
-            let mut tx = Tx {
-                c,
-                crl_changed: false,
-            };
-            let value = f(&mut tx)?;
-            committing = true;
-            Ok((value, tx.crl_changed))
-        });
-        let (value, changed) = match result {
-            Ok(v) => v,
-            Err(TxError(e)) if committing => return Err((e, false)),
-            Err(TxError(e)) => {
-                let lost = connection_lost(&e, &mut conn);
-                return Err((e, lost));
-            }
-        };
-        if changed {
-            // Only after the commit: whoever takes it sees the change.
-            self.crl_changed
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        Ok(value)
     }
 
     /// Whether a write recorded a CRL change since the last call (the

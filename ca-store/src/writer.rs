@@ -1,0 +1,277 @@
+//! The single writer, with group commit (issue 10).
+//!
+//! Writers serialise anyway (one SQLite writer; the `store_lock` row in
+//! PostgreSQL), and each used to pay its own commit: an fsync held under
+//! the lock, so the fsync, not the CPU, set the ceiling on writes per
+//! second. Now a writer that arrives while another's transaction is open
+//! runs in that transaction, in a savepoint of its own, and the last writer
+//! in commits for everyone: one fsync for many writes, as PostgreSQL's and
+//! InnoDB's group commit do.
+//!
+//! What stays true: a writer returns only after the commit that makes its
+//! changes durable (so nothing is signed before its reservation is on
+//! disk), a writer's `Err` rolls back its own savepoint and nothing else,
+//! and each writer's closure runs on its own thread, in order, seeing the
+//! writes before it in the same transaction as it would have seen them
+//! committed.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use diesel::connection::{Connection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+
+use ca_core::{Error, Result};
+
+use crate::db::{self, db_error, AnyConnection};
+use crate::schema::store_lock;
+use crate::{connection_lost, Tx};
+
+/// At most this many writes share a commit by default, so a steady stream
+/// of writers cannot hold the first one's answer back for long.
+const MAX_SHARED: usize = 64;
+
+type Manager = <AnyConnection as Connection>::TransactionManager;
+
+/// A failed write or transaction: the error, and whether the write may be
+/// run again (nothing was committed and the connection was lost).
+pub(crate) type Failure = (Error, bool);
+
+/// How a shared transaction ended.
+type Ended = std::result::Result<(), Failure>;
+
+pub(crate) struct Writer {
+    pool: Pool<ConnectionManager<AnyConnection>>,
+    open: Mutex<Open>,
+    /// Writers between arriving and taking `open`: while any wait, the
+    /// transaction stays open for them.
+    arriving: AtomicUsize,
+    /// Signalled when a shared transaction ends.
+    ended: Condvar,
+    /// At most this many writes share a commit.
+    max_shared: AtomicUsize,
+    /// Set after a commit that carried a CRL change.
+    crl_changed: Arc<AtomicBool>,
+}
+
+/// The shared transaction, when one is open.
+#[derive(Default)]
+struct Open {
+    conn: Option<db::Conn>,
+    writes: usize,
+    /// A write that succeeded in it recorded a CRL change.
+    crl_changed: bool,
+    /// Set when the transaction can only be rolled back.
+    broken: Option<Failure>,
+    ended: Arc<OnceLock<Ended>>,
+}
+
+thread_local! {
+    /// This thread is inside a write: a write from within it would wait
+    /// for itself.
+    static WRITING: Cell<bool> = const { Cell::new(false) };
+}
+
+struct NotWriting;
+
+impl Drop for NotWriting {
+    fn drop(&mut self) {
+        WRITING.set(false);
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(
+        pool: Pool<ConnectionManager<AnyConnection>>,
+        crl_changed: Arc<AtomicBool>,
+    ) -> Writer {
+        Writer {
+            pool,
+            open: Mutex::default(),
+            arriving: AtomicUsize::new(0),
+            ended: Condvar::new(),
+            max_shared: AtomicUsize::new(MAX_SHARED),
+            crl_changed,
+        }
+    }
+
+    pub(crate) fn set_max_shared(&self, writes: usize) {
+        self.max_shared.store(writes.max(1), SeqCst);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` once in the shared transaction (opening one if none is),
+    /// and returns when the transaction has committed, or failed.
+    pub(crate) fn write_once<T>(
+        &self,
+        f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> std::result::Result<T, Failure> {
+        if WRITING.replace(true) {
+            return Err((Error::internal("a write was started inside a write"), false));
+        }
+        let _done = NotWriting;
+        self.arriving.fetch_add(1, SeqCst);
+        let mut open = self.lock();
+        self.arriving.fetch_sub(1, SeqCst);
+        if open.conn.is_none() {
+            self.begin(&mut open)?;
+        }
+        let ended = open.ended.clone();
+        let conn = open.conn.as_mut().expect("an open transaction");
+        let run = run_in_savepoint(conn, f);
+        open.writes += 1;
+        open.crl_changed |= run.crl_changed;
+        if run.broken {
+            if let Err(failure) = &run.result {
+                open.broken = Some(failure.clone());
+            }
+        }
+        if self.arriving.load(SeqCst) == 0
+            || open.writes >= self.max_shared.load(SeqCst)
+            || open.broken.is_some()
+        {
+            self.end(&mut open);
+        }
+        drop(open);
+        if let Some(panic) = run.panic {
+            resume_unwind(panic);
+        }
+        // A refused write has nothing to commit; it answers at once.
+        let value = run.result?;
+        let open = self.lock();
+        let _open = self
+            .ended
+            .wait_while(open, |_| ended.get().is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        match ended.get() {
+            Some(Ok(())) => Ok(value),
+            Some(Err(failure)) => Err(failure.clone()),
+            None => Err((Error::internal("the shared transaction did not end"), false)),
+        }
+    }
+
+    /// Opens the shared transaction and takes the store lock.
+    fn begin(&self, open: &mut Open) -> std::result::Result<(), Failure> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| (Error::storage_unavailable(format!("database: {e}")), false))?;
+        let started = Manager::begin_transaction(&mut conn)
+            .and_then(|()| {
+                diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
+                    .set(store_lock::writes.eq(store_lock::writes + 1))
+                    .execute(&mut *conn)
+                    .map(drop)
+            })
+            .map_err(db_error);
+        if let Err(e) = started {
+            let lost = connection_lost(&e, &mut conn);
+            let _ = Manager::rollback_transaction(&mut conn);
+            return Err((e, lost));
+        }
+        *open = Open {
+            conn: Some(conn),
+            ..Open::default()
+        };
+        Ok(())
+    }
+
+    /// Commits the shared transaction (rolls it back when broken) and
+    /// wakes every writer waiting for it.
+    fn end(&self, open: &mut Open) {
+        let Some(mut conn) = open.conn.take() else {
+            return;
+        };
+        let ended = match open.broken.take() {
+            Some(failure) => {
+                let _ = Manager::rollback_transaction(&mut conn);
+                Err(failure)
+            }
+            None => match Manager::commit_transaction(&mut conn) {
+                Ok(()) => {
+                    if open.crl_changed {
+                        // Only after the commit: whoever takes it sees the change.
+                        self.crl_changed.store(true, SeqCst);
+                    }
+                    Ok(())
+                }
+                // The commit was sent: its outcome is unknown, so nothing
+                // is repeated.
+                Err(e) => Err((db_error(e), false)),
+            },
+        };
+        let _ = open.ended.set(ended);
+        // Back to the pool, which drops it if its transaction state broke.
+        drop(conn);
+        self.ended.notify_all();
+    }
+}
+
+/// What one write in the shared transaction came to.
+struct Run<T> {
+    result: std::result::Result<T, Failure>,
+    /// It recorded a CRL change (and succeeded).
+    crl_changed: bool,
+    /// It left the transaction unusable: it can only be rolled back.
+    broken: bool,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+/// Runs `f` in a savepoint of the open transaction on `conn`: released
+/// when `f` succeeds, rolled back when it fails or panics.
+fn run_in_savepoint<T>(
+    conn: &mut db::Conn,
+    f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
+) -> Run<T> {
+    let failed = |failure: Failure, broken: bool| Run {
+        result: Err(failure),
+        crl_changed: false,
+        broken,
+        panic: None,
+    };
+    if let Err(e) = Manager::begin_transaction(conn) {
+        let e = db_error(e);
+        let lost = connection_lost(&e, conn);
+        return failed((e, lost), true);
+    }
+    let mut tx = Tx {
+        c: conn,
+        crl_changed: false,
+    };
+    let result = catch_unwind(AssertUnwindSafe(|| f(&mut tx)));
+    let changed = tx.crl_changed;
+    match result {
+        Ok(Ok(value)) => match Manager::commit_transaction(conn) {
+            Ok(()) => Run {
+                result: Ok(value),
+                crl_changed: changed,
+                broken: false,
+                panic: None,
+            },
+            Err(e) => {
+                let e = db_error(e);
+                let lost = connection_lost(&e, conn);
+                failed((e, lost), true)
+            }
+        },
+        Ok(Err(e)) => {
+            let lost = connection_lost(&e, conn);
+            let broken = lost || Manager::rollback_transaction(conn).is_err();
+            failed((e, lost), broken)
+        }
+        Err(panic) => {
+            let broken = Manager::rollback_transaction(conn).is_err();
+            Run {
+                panic: Some(panic),
+                ..failed((Error::internal("a write panicked"), false), broken)
+            }
+        }
+    }
+}

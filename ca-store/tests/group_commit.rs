@@ -1,0 +1,166 @@
+//! Group commit (issue 10), on SQLite and PostgreSQL: writers that arrive
+//! while a transaction is open share its commit, none returns before its
+//! changes are committed (a read on another connection sees them), a
+//! refused writer's changes are rolled back alone, and a write started
+//! inside a write is an error, not a deadlock.
+
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use ca_store::{Event, Outcome, Store};
+use ca_tests::TestDb;
+
+fn event(action: &'static str, object: String) -> Event<'static> {
+    Event {
+        actor: "system",
+        action,
+        object,
+        outcome: Outcome::Ok,
+        reasons: vec![],
+        details: serde_json::json!({}),
+    }
+}
+
+fn objects(store: &Store, action: &str) -> Vec<String> {
+    store
+        .read(|tx| tx.audit_records(0, 100_000))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == action)
+        .map(|r| r.object)
+        .collect()
+}
+
+/// The number of transactions the store has committed (each takes the
+/// store lock once).
+fn transactions(db: &TestDb) -> i64 {
+    use diesel::prelude::*;
+    use diesel::sql_types::BigInt;
+    #[derive(QueryableByName)]
+    struct Lock {
+        #[diesel(sql_type = BigInt)]
+        writes: i64,
+    }
+    let query = diesel::sql_query("SELECT writes FROM store_lock WHERE id = 1");
+    let lock: Lock = if db.name == "postgres" {
+        query.get_result(&mut PgConnection::establish(&db.url).unwrap())
+    } else {
+        query.get_result(&mut SqliteConnection::establish(&db.url).unwrap())
+    }
+    .unwrap();
+    lock.writes
+}
+
+#[test]
+fn concurrent_writers_share_commits_and_each_returns_committed() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url).unwrap();
+        const THREADS: usize = 8;
+        const EACH: usize = 40;
+        let before = transactions(&db);
+        let start = Arc::new(Barrier::new(THREADS));
+        let threads: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (store, start) = (store.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    for i in 0..EACH {
+                        let object = format!("write:{t}:{i}");
+                        store
+                            .write(|tx| {
+                                tx.audit(chrono::Utc::now(), event("test.group", object.clone()))
+                            })
+                            .unwrap();
+                        // Committed before the writer hears of it.
+                        let seen = store
+                            .read(|tx| tx.audit_records(0, 100_000))
+                            .unwrap()
+                            .iter()
+                            .any(|r| r.object == object);
+                        assert!(seen, "{object} returned before its commit");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(objects(&store, "test.group").len(), THREADS * EACH);
+        let commits = transactions(&db) - before;
+        eprintln!(
+            "{}: {} writes in {commits} transactions",
+            db.name,
+            THREADS * EACH
+        );
+        assert!(
+            commits < (THREADS * EACH) as i64,
+            "{}: {commits} transactions for {} writes: nothing was shared",
+            db.name,
+            THREADS * EACH
+        );
+        let verify = store.read(|tx| tx.verify_audit()).unwrap();
+        assert!(verify.ok, "{verify:?}");
+    }
+}
+
+#[test]
+fn a_refused_writer_rolls_back_alone_in_a_shared_transaction() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url).unwrap();
+        let inside = Arc::new(Barrier::new(2));
+        // The first writer holds its transaction open until the second has
+        // had ample time to arrive and queue behind it.
+        let first = {
+            let (store, inside) = (store.clone(), inside.clone());
+            std::thread::spawn(move || {
+                store
+                    .write(|tx| {
+                        tx.audit(chrono::Utc::now(), event("test.kept", "first".into()))?;
+                        inside.wait();
+                        std::thread::sleep(Duration::from_millis(300));
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        };
+        inside.wait();
+        let before = transactions(&db);
+        let refused = store.write(|tx| {
+            tx.audit(chrono::Utc::now(), event("test.refused", "second".into()))?;
+            Err::<(), _>(ca_core::Error::wrong_state("refused after writing"))
+        });
+        assert!(refused.is_err());
+        let third =
+            store.write(|tx| tx.audit(chrono::Utc::now(), event("test.kept", "third".into())));
+        third.unwrap();
+        first.join().unwrap();
+        assert_eq!(objects(&store, "test.kept"), ["first", "third"]);
+        assert!(objects(&store, "test.refused").is_empty());
+        // The refused writer ran in the first one's transaction (and, the
+        // last in, committed it); the third, alone, in one of its own.
+        assert_eq!(transactions(&db) - before, 2, "{}", db.name);
+        let verify = store.read(|tx| tx.verify_audit()).unwrap();
+        assert!(verify.ok, "{verify:?}");
+    }
+}
+
+#[test]
+fn a_write_inside_a_write_is_an_error_not_a_deadlock() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url).unwrap();
+        let inner = store.clone();
+        let outcome = store.write(|tx| {
+            tx.audit(chrono::Utc::now(), event("test.outer", "outer".into()))?;
+            Ok(inner.write(|tx| tx.audit(chrono::Utc::now(), event("test.inner", "inner".into()))))
+        });
+        let inner_result = outcome.unwrap();
+        assert_eq!(
+            inner_result.unwrap_err().kind(),
+            ca_core::ErrorKind::Internal,
+            "{}",
+            db.name
+        );
+        assert_eq!(objects(&store, "test.outer"), ["outer"]);
+        assert!(objects(&store, "test.inner").is_empty());
+    }
+}
