@@ -55,7 +55,8 @@ if [ -n "${CA_ALGORITHM:-}" ]; then
   sed -i "s/^algorithm = .*/algorithm = \"$CA_ALGORITHM\"/" "$WORK/policies/ca.toml"
 fi
 start() {
-  CA_POLICIES_DIR="$WORK/policies" CA_LISTEN=127.0.0.1:$PORT CA_DATA_DIR="$WORK/data" \
+  # (env: an assignment that comes from an expansion is not one to bash)
+  env CA_POLICIES_DIR="$WORK/policies" CA_LISTEN=127.0.0.1:$PORT CA_DATA_DIR="$WORK/data" \
     CA_BOOTSTRAP_ADMIN_PASSWORD=Bootstrap1Pass CA_TICK_SECONDS=3600 RUST_LOG=warn \
     CA_COMMIT_GROUP_MAX=$GROUP_MAX ${BENCH_DATABASE_URL:+DATABASE_URL=$BENCH_DATABASE_URL} \
     target/release/ca-api >>"$WORK/server.log" 2>&1 &
