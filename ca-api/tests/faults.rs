@@ -62,16 +62,7 @@ impl Drop for SmallDisk {
 fn a_full_disk_gives_503_and_the_service_recovers_by_itself() {
     let disk = SmallDisk::new("8m");
     let data = disk.path().join("data");
-    let port = free_port();
-    let server = RunningServer::start(
-        env!("CARGO_BIN_EXE_ca-api").as_ref(),
-        &data,
-        port,
-        None,
-        "Bootstrap1Pass",
-    );
-    let mut c = Client::new(&server.url);
-    c.first_login();
+    let (server, c) = started(&data, None);
     let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
     assert_eq!(status, 201, "{body}");
 
@@ -98,16 +89,8 @@ fn postgresql_connections_terminated_never_give_a_500() {
         return;
     };
     let work = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let server = RunningServer::start(
-        env!("CARGO_BIN_EXE_ca-api").as_ref(),
-        &work.path().join("data"),
-        port,
-        Some(&db.url),
-        "Bootstrap1Pass",
-    );
-    let mut c = Client::new(&server.url);
-    c.first_login();
+    let data = work.path().join("data");
+    let (server, c) = started(&data, Some(&db.url));
     let mut created = 0;
     for i in 0..20 {
         if i % 3 == 0 {
@@ -160,15 +143,7 @@ fn a_postgresql_crash_during_issuance_loses_and_duplicates_nothing() {
     let pg = ca_tests::PgCluster::start();
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let server = RunningServer::start(
-        env!("CARGO_BIN_EXE_ca-api").as_ref(),
-        &data,
-        free_port(),
-        Some(&pg.url()),
-        "Bootstrap1Pass",
-    );
-    let mut c = Client::new(&server.url);
-    c.first_login();
+    let (server, c) = started(&data, Some(&pg.url()));
     let person = c.register_ivanov();
     const KEYS: usize = 80;
     let mut csrs = Vec::new();
@@ -307,6 +282,21 @@ fn a_postgresql_crash_during_issuance_loses_and_duplicates_nothing() {
     }
     assert!(server.stop().success());
     live::check(&data, Some(&pg.url()), &[]);
+}
+
+/// The real server with its data in `data` (on `database_url`, else
+/// SQLite there), the bootstrap admin logged in with the changed password.
+fn started(data: &std::path::Path, database_url: Option<&str>) -> (RunningServer, Client) {
+    let server = RunningServer::start(
+        env!("CARGO_BIN_EXE_ca-api").as_ref(),
+        data,
+        free_port(),
+        database_url,
+        "Bootstrap1Pass",
+    );
+    let mut c = Client::new(&server.url);
+    c.first_login();
+    (server, c)
 }
 
 /// Writes (a CRL publication each) until the first refusal, which must be
@@ -474,9 +464,7 @@ fn a_read_only_data_directory_gives_503_and_the_service_recovers() {
     let mut disk = Ext4Disk::new(64);
     let data = disk.path().join("data");
     let binary = env!("CARGO_BIN_EXE_ca-api");
-    let server = RunningServer::start(binary.as_ref(), &data, free_port(), None, "Bootstrap1Pass");
-    let mut c = Client::new(&server.url);
-    c.first_login();
+    let (server, c) = started(&data, None);
     let live::Answer { status, body, .. } = c.call("POST", "/api/v1/admin/crl", None);
     assert_eq!(status, 201, "{body}");
 
@@ -532,15 +520,7 @@ fn a_read_only_postgresql_gives_503_and_the_service_recovers_by_itself() {
     let pg = ca_tests::PgCluster::start();
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let server = RunningServer::start(
-        env!("CARGO_BIN_EXE_ca-api").as_ref(),
-        &data,
-        free_port(),
-        Some(&pg.url()),
-        "Bootstrap1Pass",
-    );
-    let mut c = Client::new(&server.url);
-    c.first_login();
+    let (server, c) = started(&data, Some(&pg.url()));
     pg.sql(&[
         "ALTER SYSTEM SET default_transaction_read_only = on",
         "SELECT pg_reload_conf()",
@@ -582,15 +562,7 @@ fn a_full_postgresql_volume_gives_503_and_writes_resume_by_themselves() {
     let url = format!("{}/ca", pg.url().rsplit_once('/').unwrap().0);
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
-    let server = RunningServer::start(
-        env!("CARGO_BIN_EXE_ca-api").as_ref(),
-        &data,
-        free_port(),
-        Some(&url),
-        "Bootstrap1Pass",
-    );
-    let mut c = Client::new(&server.url);
-    c.first_login();
+    let (server, c) = started(&data, Some(&url));
     let filler = disk.fill();
     let mut refused = None;
     for _ in 1..=2000 {

@@ -6,7 +6,11 @@
 //! second. Now a writer that arrives while another's transaction is open
 //! runs in that transaction, in a savepoint of its own, and the last writer
 //! in commits for everyone: one fsync for many writes, as PostgreSQL's and
-//! InnoDB's group commit do.
+//! InnoDB's group commit do. The first writer of a transaction needs no
+//! savepoint (if it fails, nobody else has written yet, so the whole
+//! transaction is rolled back), and the writer keeps its connection
+//! between transactions: at one writer at a time, a write costs the same
+//! statements as before group commit, less a pool checkout.
 //!
 //! What stays true: a writer returns only after the commit that makes its
 //! changes durable (so nothing is signed before its reservation is on
@@ -50,18 +54,25 @@ pub(crate) struct Writer {
     /// Writers between arriving and taking `open`: while any wait, the
     /// transaction stays open for them.
     arriving: AtomicUsize,
-    /// Signalled when a shared transaction ends.
+    /// Signalled when a shared transaction ends, under `ending`: a lock of
+    /// its own, so the writers it wakes do not queue behind the next
+    /// transaction's writers for `open`.
     ended: Condvar,
+    ending: Mutex<()>,
     /// At most this many writes share a commit.
     max_shared: AtomicUsize,
     /// Set after a commit that carried a CRL change.
     crl_changed: Arc<AtomicBool>,
 }
 
-/// The shared transaction, when one is open.
+/// The writer's connection and the shared transaction, when one is open.
 #[derive(Default)]
 struct Open {
+    /// Kept between transactions (no pool checkout, and the pool's
+    /// `SELECT 1`, per write); given back when it broke.
     conn: Option<db::Conn>,
+    /// A transaction is open on `conn`.
+    active: bool,
     writes: usize,
     /// A write that succeeded in it recorded a CRL change.
     crl_changed: bool,
@@ -94,6 +105,7 @@ impl Writer {
             open: Mutex::default(),
             arriving: AtomicUsize::new(0),
             ended: Condvar::new(),
+            ending: Mutex::new(()),
             max_shared: AtomicUsize::new(MAX_SHARED),
             crl_changed,
         }
@@ -120,12 +132,13 @@ impl Writer {
         self.arriving.fetch_add(1, SeqCst);
         let mut open = self.lock();
         self.arriving.fetch_sub(1, SeqCst);
-        if open.conn.is_none() {
+        let first = !open.active;
+        if first {
             self.begin(&mut open)?;
         }
         let ended = open.ended.clone();
         let conn = open.conn.as_mut().expect("an open transaction");
-        let run = run_in_savepoint(conn, f);
+        let run = run_one(conn, f, !first);
         open.writes += 1;
         open.crl_changed |= run.crl_changed;
         if run.broken {
@@ -145,10 +158,10 @@ impl Writer {
         }
         // A refused write has nothing to commit; it answers at once.
         let value = run.result?;
-        let open = self.lock();
-        let _open = self
+        let ending = self.ending.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ending = self
             .ended
-            .wait_while(open, |_| ended.get().is_none())
+            .wait_while(ending, |_| ended.get().is_none())
             .unwrap_or_else(PoisonError::into_inner);
         match ended.get() {
             Some(Ok(())) => Ok(value),
@@ -159,42 +172,53 @@ impl Writer {
 
     /// Opens the shared transaction and takes the store lock.
     fn begin(&self, open: &mut Open) -> std::result::Result<(), Failure> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| (Error::storage_unavailable(format!("database: {e}")), false))?;
-        let started = Manager::begin_transaction(&mut conn)
+        if open.conn.is_none() {
+            open.conn = Some(
+                self.pool
+                    .get()
+                    .map_err(|e| (Error::storage_unavailable(format!("database: {e}")), false))?,
+            );
+        }
+        let conn = open.conn.as_mut().expect("a connection");
+        let started = Manager::begin_transaction(conn)
             .and_then(|()| {
                 diesel::update(store_lock::table.filter(store_lock::id.eq(1)))
                     .set(store_lock::writes.eq(store_lock::writes + 1))
-                    .execute(&mut *conn)
+                    .execute(&mut **conn)
                     .map(drop)
             })
             .map_err(db_error);
         if let Err(e) = started {
-            let lost = connection_lost(&e, &mut conn);
-            let _ = Manager::rollback_transaction(&mut conn);
+            let lost = connection_lost(&e, conn);
+            let _ = Manager::rollback_transaction(conn);
+            if lost || Manager::is_broken_transaction_manager(conn) {
+                open.conn = None;
+            }
             return Err((e, lost));
         }
-        *open = Open {
-            conn: Some(conn),
-            ..Open::default()
-        };
+        open.active = true;
+        open.writes = 0;
+        open.crl_changed = false;
+        open.broken = None;
+        open.ended = Arc::default();
         Ok(())
     }
 
     /// Commits the shared transaction (rolls it back when broken) and
     /// wakes every writer waiting for it.
     fn end(&self, open: &mut Open) {
-        let Some(mut conn) = open.conn.take() else {
+        if !std::mem::take(&mut open.active) {
+            return;
+        }
+        let Some(conn) = open.conn.as_mut() else {
             return;
         };
         let ended = match open.broken.take() {
             Some(failure) => {
-                let _ = Manager::rollback_transaction(&mut conn);
+                let _ = Manager::rollback_transaction(conn);
                 Err(failure)
             }
-            None => match Manager::commit_transaction(&mut conn) {
+            None => match Manager::commit_transaction(conn) {
                 Ok(()) => {
                     if open.crl_changed {
                         // Only after the commit: whoever takes it sees the change.
@@ -207,9 +231,16 @@ impl Writer {
                 Err(e) => Err((db_error(e), false)),
             },
         };
-        let _ = open.ended.set(ended);
-        // Back to the pool, which drops it if its transaction state broke.
-        drop(conn);
+        let lost = matches!(&ended, Err((e, _)) if connection_lost(e, conn));
+        if lost || Manager::is_broken_transaction_manager(conn) {
+            // Back to the pool, which drops a broken one.
+            open.conn = None;
+        }
+        // Set under `ending`, so no waiter can check before and sleep after.
+        {
+            let _ending = self.ending.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = open.ended.set(ended);
+        }
         self.ended.notify_all();
     }
 }
@@ -224,11 +255,14 @@ struct Run<T> {
     panic: Option<Box<dyn Any + Send>>,
 }
 
-/// Runs `f` in a savepoint of the open transaction on `conn`: released
-/// when `f` succeeds, rolled back when it fails or panics.
-fn run_in_savepoint<T>(
+/// Runs `f` in the open transaction on `conn`, in a savepoint when
+/// `savepoint` (released when `f` succeeds, rolled back when it fails or
+/// panics); without one, a failure leaves the transaction to be rolled
+/// back whole.
+fn run_one<T>(
     conn: &mut db::Conn,
     f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
+    savepoint: bool,
 ) -> Run<T> {
     let failed = |failure: Failure, broken: bool| Run {
         result: Err(failure),
@@ -236,10 +270,12 @@ fn run_in_savepoint<T>(
         broken,
         panic: None,
     };
-    if let Err(e) = Manager::begin_transaction(conn) {
-        let e = db_error(e);
-        let lost = connection_lost(&e, conn);
-        return failed((e, lost), true);
+    if savepoint {
+        if let Err(e) = Manager::begin_transaction(conn) {
+            let e = db_error(e);
+            let lost = connection_lost(&e, conn);
+            return failed((e, lost), true);
+        }
     }
     let mut tx = Tx {
         c: conn,
@@ -248,6 +284,12 @@ fn run_in_savepoint<T>(
     let result = catch_unwind(AssertUnwindSafe(|| f(&mut tx)));
     let changed = tx.crl_changed;
     match result {
+        Ok(Ok(value)) if !savepoint => Run {
+            result: Ok(value),
+            crl_changed: changed,
+            broken: false,
+            panic: None,
+        },
         Ok(Ok(value)) => match Manager::commit_transaction(conn) {
             Ok(()) => Run {
                 result: Ok(value),
@@ -263,11 +305,11 @@ fn run_in_savepoint<T>(
         },
         Ok(Err(e)) => {
             let lost = connection_lost(&e, conn);
-            let broken = lost || Manager::rollback_transaction(conn).is_err();
+            let broken = !savepoint || lost || Manager::rollback_transaction(conn).is_err();
             failed((e, lost), broken)
         }
         Err(panic) => {
-            let broken = Manager::rollback_transaction(conn).is_err();
+            let broken = !savepoint || Manager::rollback_transaction(conn).is_err();
             Run {
                 panic: Some(panic),
                 ..failed((Error::internal("a write panicked"), false), broken)

@@ -164,3 +164,30 @@ fn a_write_inside_a_write_is_an_error_not_a_deadlock() {
         assert!(objects(&store, "test.inner").is_empty());
     }
 }
+
+/// The first writer of a transaction runs without a savepoint: refused,
+/// its whole transaction is rolled back, and the next write opens a new
+/// one on the same connection.
+#[test]
+fn a_refused_first_writer_leaves_nothing_and_the_next_write_commits() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url).unwrap();
+        let refused = store.write(|tx| {
+            tx.audit(chrono::Utc::now(), event("test.refused", "alone".into()))?;
+            Err::<(), _>(ca_core::Error::wrong_state("refused after writing"))
+        });
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            ca_core::ErrorKind::WrongState,
+            "{}",
+            db.name
+        );
+        store
+            .write(|tx| tx.audit(chrono::Utc::now(), event("test.kept", "after".into())))
+            .unwrap();
+        assert_eq!(objects(&store, "test.kept"), ["after"], "{}", db.name);
+        assert!(objects(&store, "test.refused").is_empty(), "{}", db.name);
+        let verify = store.read(|tx| tx.verify_audit()).unwrap();
+        assert!(verify.ok, "{verify:?}");
+    }
+}

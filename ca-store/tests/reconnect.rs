@@ -80,3 +80,30 @@ fn a_refusal_is_not_repeated_when_the_connection_is_fine() {
         assert_eq!(runs, 1, "{}: only a broken connection is retried", db.name);
     }
 }
+
+/// The writer keeps its connection between transactions; one terminated
+/// while idle (a restarted server) is replaced by the next write, which
+/// succeeds.
+#[test]
+fn the_writers_idle_connection_terminated_is_replaced() {
+    let Some(db) = TestDb::postgres() else {
+        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+        return;
+    };
+    let store = Store::open(&db.url).unwrap();
+    store
+        .write(|tx| tx.audit(chrono::Utc::now(), event()))
+        .unwrap();
+    db.terminate_connections();
+    store
+        .write(|tx| tx.audit(chrono::Utc::now(), event()))
+        .unwrap();
+    let records = store.read(|tx| tx.audit_records(0, 1000)).unwrap();
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.action == "test.reconnect")
+            .count(),
+        2
+    );
+}
