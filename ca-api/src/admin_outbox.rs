@@ -2,7 +2,7 @@
 //! what keeps failing (issue 13).
 
 use actix_web::{get, web, HttpResponse};
-use ca_authority::{Notification, OutboxFilter};
+use ca_authority::{Channel, Notification, OutboxFilter, OutboxStatus};
 use ca_core::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,11 +25,11 @@ pub struct OutboxEntry {
     created_at: DateTime<Utc>,
     event: String,
     person_id: Option<String>,
-    channel: String,
+    channel: Channel,
     /// The webhook URL or the e-mail addresses.
     to: Option<String>,
     /// `sent`, `pending`, `failing`, or `undeliverable` (nowhere to send).
-    status: &'static str,
+    status: OutboxStatus,
     attempts: i32,
     next_attempt_at: Option<DateTime<Utc>>,
     delivered_at: Option<DateTime<Utc>>,
@@ -37,14 +37,9 @@ pub struct OutboxEntry {
 }
 
 fn entry(n: Notification) -> OutboxEntry {
-    let status = match (&n.delivered_at, &n.destination, n.attempts) {
-        (Some(_), _, _) => "sent",
-        (None, None, _) => "undeliverable",
-        (None, Some(_), 0) => "pending",
-        (None, Some(_), _) => "failing",
-    };
+    let status = n.status();
     OutboxEntry {
-        next_attempt_at: (n.delivered_at.is_none() && n.destination.is_some())
+        next_attempt_at: matches!(status, OutboxStatus::Pending | OutboxStatus::Failing)
             .then_some(n.next_attempt_at),
         id: n.id,
         created_at: n.created_at,

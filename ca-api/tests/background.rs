@@ -133,12 +133,15 @@ fn notifications_reach_the_webhook_with_retries_and_backoff() {
     assert_eq!(body["event"], "certificate.issued");
     assert_eq!(body["data"]["serial"], serial.as_str());
     let all = env.reg.notifications_for(&person.person.id).unwrap();
-    let hook: Vec<_> = all.iter().filter(|n| n.channel == "webhook").collect();
+    let hook: Vec<_> = all
+        .iter()
+        .filter(|n| n.channel == Channel::Webhook)
+        .collect();
     assert_eq!(hook.len(), 1);
     assert_eq!(hook[0].attempts, 1);
     assert!(hook[0].delivered_at.is_some());
     // The letter to the person waits: no SMTP server is configured here.
-    let letters: Vec<_> = all.iter().filter(|n| n.channel == "email").collect();
+    let letters: Vec<_> = all.iter().filter(|n| n.channel == Channel::Email).collect();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].destination.as_deref(), Some("i@example.org"));
     assert!(letters[0].delivered_at.is_none());

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ca_api::background::{tick, Delivery, Webhooks};
 use ca_api::mail::Mailer;
-use ca_authority::{Authority, OutboxFilter};
+use ca_authority::{Authority, Channel, OutboxFilter};
 use ca_core::api::{NewOrganization, NewPerson};
 use ca_core::Reason;
 use ca_tests::{free_port, SmtpSink, TestDb};
@@ -217,7 +217,7 @@ fn every_event_reaches_the_person_and_the_organisation_by_mail() {
             .outbox(OutboxFilter::Pending, 100)
             .unwrap()
             .iter()
-            .all(|n| n.channel != "email"));
+            .all(|n| n.channel != Channel::Email));
     }
 }
 

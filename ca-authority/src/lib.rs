@@ -32,7 +32,7 @@ use ca_core::{CertificateAuthority, Result};
 use ca_store::{Store, Tx};
 
 pub use ca_core::clock::{ManualClock, SystemClock};
-pub use ca_store::{Channel, Notification, OutboxFilter, StoredCrl};
+pub use ca_store::{Channel, Notification, OutboxFilter, OutboxStatus, StoredCrl};
 pub use consistency::{ConsistencyReport, Finding};
 pub use decide::ActData;
 pub use issue::CopyData;

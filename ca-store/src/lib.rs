@@ -31,7 +31,7 @@ pub use audit::{Checkpoint, Event, Outcome};
 pub use certificates::{NewCertificate, Reservation};
 pub use crls::{BaseCrl, CrlKind, DeltaEntry, Listed, NewCrl, StoredCrl};
 pub use db::AnyConnection;
-pub use outbox::{Channel, Notification, OutboxFilter, RenewalDue};
+pub use outbox::{Channel, Notification, OutboxFilter, OutboxStatus, RenewalDue};
 pub use people::{NewOrganization, NewPerson};
 pub use requests::{Application, ApplicationOutcome, RequestDecision};
 

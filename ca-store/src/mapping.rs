@@ -67,6 +67,13 @@ pub(crate) fn certificate_status(row: &CertRow) -> Result<CertificateStatus> {
     })
 }
 
+pub(crate) fn channel(code: &str) -> Result<crate::Channel> {
+    [crate::Channel::Email, crate::Channel::Webhook]
+        .into_iter()
+        .find(|c| c.code() == code)
+        .ok_or_else(|| corrupt("notification channel", code))
+}
+
 pub(crate) fn profile(code: &str) -> Result<ProfileKind> {
     ProfileKind::from_code(code).ok_or_else(|| corrupt("profile", code))
 }

@@ -26,8 +26,8 @@ pub struct Notification {
     pub event: String,
     /// The person concerned.
     pub person_id: Option<String>,
-    /// [`Channel::code`].
-    pub channel: String,
+    /// How it travels.
+    pub channel: Channel,
     /// The webhook URL, or the e-mail addresses separated by commas; `None`
     /// when there was nowhere to send it.
     pub destination: Option<String>,
@@ -46,7 +46,8 @@ pub struct Notification {
 }
 
 /// How a notification travels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// JSON posted to the organisation's webhook.
     Webhook,
@@ -60,6 +61,38 @@ impl Channel {
         match self {
             Channel::Webhook => "webhook",
             Channel::Email => "email",
+        }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// Where a notification stands, from its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Delivered.
+    Sent,
+    /// Nowhere to send it (no address, no webhook): kept as the record.
+    Undeliverable,
+    /// Not delivered, no failed attempt yet.
+    Pending,
+    /// Not delivered, at least one failed attempt; retried with backoff.
+    Failing,
+}
+
+impl Notification {
+    /// Where it stands.
+    pub fn status(&self) -> OutboxStatus {
+        match (&self.delivered_at, &self.destination, self.attempts) {
+            (Some(_), _, _) => OutboxStatus::Sent,
+            (None, None, _) => OutboxStatus::Undeliverable,
+            (None, Some(_), 0) => OutboxStatus::Pending,
+            (None, Some(_), _) => OutboxStatus::Failing,
         }
     }
 }
@@ -89,12 +122,12 @@ pub struct RenewalDue {
     pub not_after: DateTime<Utc>,
 }
 
-fn notification(r: OutboxRow) -> Notification {
-    Notification {
+fn notification(r: OutboxRow) -> Result<Notification> {
+    Ok(Notification {
+        channel: crate::mapping::channel(&r.channel)?,
         id: r.id,
         event: r.event,
         person_id: r.person_id,
-        channel: r.channel,
         destination: r.destination,
         payload: r.payload,
         attempts: r.attempts,
@@ -102,7 +135,7 @@ fn notification(r: OutboxRow) -> Notification {
         delivered_at: r.delivered_at.map(dt),
         next_attempt_at: dt(r.next_attempt_at),
         last_error: r.last_error,
-    }
+    })
 }
 
 impl Tx<'_> {
@@ -188,7 +221,7 @@ impl Tx<'_> {
             .select(OutboxRow::as_select())
             .load(self.c)
             .map_err(db_error)?;
-        Ok(rows.into_iter().map(notification).collect())
+        rows.into_iter().map(notification).collect()
     }
 
     /// Takes a due notification for one delivery attempt: moves its next
@@ -254,7 +287,7 @@ impl Tx<'_> {
             .select(OutboxRow::as_select())
             .load(self.c)
             .map_err(db_error)?;
-        Ok(rows.into_iter().map(notification).collect())
+        rows.into_iter().map(notification).collect()
     }
 
     /// The outbox, newest first, at most `limit` rows.
@@ -275,7 +308,7 @@ impl Tx<'_> {
                 .filter(outbox::attempts.gt(0)),
         };
         let rows: Vec<OutboxRow> = q.load(self.c).map_err(db_error)?;
-        Ok(rows.into_iter().map(notification).collect())
+        rows.into_iter().map(notification).collect()
     }
 
     /// Undelivered notifications (the backlog), for the metrics.
