@@ -136,11 +136,9 @@ fn a_postgresql_crash_during_issuance_loses_and_duplicates_nothing() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    if TestDb::postgres().is_none() {
-        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+    let Some(pg) = own_postgresql() else {
         return;
-    }
-    let pg = ca_tests::PgCluster::start();
+    };
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     let (server, c) = started(&data, Some(&pg.url()));
@@ -282,6 +280,17 @@ fn a_postgresql_crash_during_issuance_loses_and_duplicates_nothing() {
     }
     assert!(server.stop().success());
     live::check(&data, Some(&pg.url()), &[]);
+}
+
+/// A PostgreSQL cluster of the test's own (`initdb` on a free port), so
+/// crashing or filling it touches nothing else; `None` (the test skips)
+/// when `TEST_DATABASE_URL` is unset, as outside CI.
+fn own_postgresql() -> Option<ca_tests::PgCluster> {
+    if TestDb::postgres().is_none() {
+        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+        return None;
+    }
+    Some(ca_tests::PgCluster::start())
 }
 
 /// The real server with its data in `data` (on `database_url`, else
@@ -513,11 +522,9 @@ fn a_read_only_data_directory_gives_503_and_the_service_recovers() {
 /// The cluster is the test's own.
 #[test]
 fn a_read_only_postgresql_gives_503_and_the_service_recovers_by_itself() {
-    if TestDb::postgres().is_none() {
-        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+    let Some(pg) = own_postgresql() else {
         return;
-    }
-    let pg = ca_tests::PgCluster::start();
+    };
     let work = tempfile::tempdir().unwrap();
     let data = work.path().join("data");
     let (server, c) = started(&data, Some(&pg.url()));
@@ -546,12 +553,11 @@ fn a_read_only_postgresql_gives_503_and_the_service_recovers_by_itself() {
 /// pages it has, so the store is not read-only, only full.
 #[test]
 fn a_full_postgresql_volume_gives_503_and_writes_resume_by_themselves() {
-    if TestDb::postgres().is_none() {
-        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
-        return;
-    }
+    // Mounted first, so it is unmounted after the cluster stops.
     let disk = SmallDisk::new("24m");
-    let pg = ca_tests::PgCluster::start();
+    let Some(pg) = own_postgresql() else {
+        return;
+    };
     let space = disk.path().join("tablespace");
     std::fs::create_dir(&space).unwrap();
     run("chown", &["postgres:postgres", space.to_str().unwrap()]);

@@ -146,7 +146,7 @@ pub fn db_error(e: diesel::result::Error) -> Error {
 /// _IOERR, _CANTOPEN, _BUSY, _CORRUPT; PostgreSQL class 08, 53, 57P and
 /// the server's "could not write/extend").
 fn is_storage_fault(message: &str) -> bool {
-    const FAULTS: [&str; 16] = [
+    const FAULTS: [&str; 17] = [
         "database or disk is full",
         "readonly database",
         "read-only",
@@ -160,6 +160,7 @@ fn is_storage_fault(message: &str) -> bool {
         "terminating connection",
         "server closed the connection",
         "connection to server",
+        "no connection to the server",
         "the database system is",
         "cannot execute",
         "Connection refused",

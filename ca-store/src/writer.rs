@@ -78,6 +78,8 @@ struct Open {
     crl_changed: bool,
     /// Set when the transaction can only be rolled back.
     broken: Option<Failure>,
+    /// A writer's savepoint was rolled back in it.
+    savepoint_rolled_back: bool,
     ended: Arc<OnceLock<Ended>>,
 }
 
@@ -141,6 +143,7 @@ impl Writer {
         let run = run_one(conn, f, !first);
         open.writes += 1;
         open.crl_changed |= run.crl_changed;
+        open.savepoint_rolled_back |= !first && run.result.is_err();
         if run.broken {
             if let Err(failure) = &run.result {
                 open.broken = Some(failure.clone());
@@ -189,8 +192,8 @@ impl Writer {
             })
             .map_err(db_error);
         if let Err(e) = started {
-            let lost = connection_lost(&e, conn);
             let _ = Manager::rollback_transaction(conn);
+            let lost = connection_lost(&e, conn);
             if lost || Manager::is_broken_transaction_manager(conn) {
                 open.conn = None;
             }
@@ -200,6 +203,7 @@ impl Writer {
         open.writes = 0;
         open.crl_changed = false;
         open.broken = None;
+        open.savepoint_rolled_back = false;
         open.ended = Arc::default();
         Ok(())
     }
@@ -211,8 +215,27 @@ impl Writer {
             return;
         }
         let Some(conn) = open.conn.as_mut() else {
+            // Cannot happen (a transaction is opened on a connection); its
+            // writers must not wait for ever all the same.
+            let _ = open.ended.set(Err((
+                Error::internal("the shared transaction lost its connection"),
+                false,
+            )));
+            self.ended.notify_all();
             return;
         };
+        // A writer's savepoint was rolled back: in PostgreSQL that must
+        // have left the transaction usable (a COMMIT of an aborted one
+        // "succeeds" by rolling back); one round trip, on that path only.
+        if std::mem::take(&mut open.savepoint_rolled_back) && open.broken.is_none() {
+            use diesel::r2d2::R2D2Connection;
+            if let Err(e) = conn.ping() {
+                open.broken = Some((
+                    Error::storage_unavailable(format!("the shared transaction failed: {e}")),
+                    true,
+                ));
+            }
+        }
         let ended = match open.broken.take() {
             Some(failure) => {
                 let _ = Manager::rollback_transaction(conn);
@@ -304,9 +327,13 @@ fn run_one<T>(
             }
         },
         Ok(Err(e)) => {
+            // Rolled back before asking whether the connection is lost: in
+            // PostgreSQL a failed statement aborts the transaction, and the
+            // ping would fail on a live connection. (Without a savepoint
+            // this rolls back the whole transaction.)
+            let rolled_back = Manager::rollback_transaction(conn).is_ok();
             let lost = connection_lost(&e, conn);
-            let broken = !savepoint || lost || Manager::rollback_transaction(conn).is_err();
-            failed((e, lost), broken)
+            failed((e, lost), !savepoint || !rolled_back || lost)
         }
         Err(panic) => {
             let broken = !savepoint || Manager::rollback_transaction(conn).is_err();

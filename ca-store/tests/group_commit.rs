@@ -191,3 +191,61 @@ fn a_refused_first_writer_leaves_nothing_and_the_next_write_commits() {
         assert!(verify.ok, "{verify:?}");
     }
 }
+
+/// A writer whose statement fails in the database (a duplicate key; in
+/// PostgreSQL that aborts the transaction until its savepoint is rolled
+/// back) loses only its own work: the writer before it and the one after
+/// it commit in the same transaction.
+#[test]
+fn a_database_error_in_a_shared_transaction_rolls_back_only_its_writer() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url).unwrap();
+        let org = |id: &'static str| ca_store::NewOrganization {
+            id,
+            name: "ООО Ромашка",
+            inn: "7701234567",
+            ogrn: "1027700132195",
+            agreement_number: "КБ-17",
+            webhook_url: None,
+            contact_email: None,
+            created_at: chrono::Utc::now(),
+        };
+        let inside = Arc::new(Barrier::new(2));
+        let first = {
+            let (store, inside) = (store.clone(), inside.clone());
+            std::thread::spawn(move || {
+                store
+                    .write(|tx| {
+                        tx.insert_organization(&org("org-1"))?;
+                        inside.wait();
+                        std::thread::sleep(Duration::from_millis(300));
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        };
+        inside.wait();
+        let third = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                store
+                    .write(|tx| tx.audit(chrono::Utc::now(), event("test.kept", "third".into())))
+                    .unwrap();
+            })
+        };
+        let duplicate = store.write(|tx| {
+            tx.audit(chrono::Utc::now(), event("test.refused", "second".into()))?;
+            tx.insert_organization(&org("org-1")).map(drop)
+        });
+        assert!(duplicate.is_err(), "{}", db.name);
+        first.join().unwrap();
+        third.join().unwrap();
+        let orgs = store.read(|tx| tx.organizations()).unwrap();
+        assert_eq!(orgs.len(), 1, "{}", db.name);
+        assert_eq!(objects(&store, "test.kept"), ["third"], "{}", db.name);
+        assert!(objects(&store, "test.refused").is_empty(), "{}", db.name);
+        let verify = store.read(|tx| tx.verify_audit()).unwrap();
+        assert!(verify.ok, "{verify:?}");
+    }
+}
