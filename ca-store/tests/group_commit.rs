@@ -51,6 +51,29 @@ fn transactions(db: &TestDb) -> i64 {
     lock.writes
 }
 
+/// Starts a writer that runs `first` and then holds its transaction open
+/// for 300 ms, so that writers started meanwhile queue behind it and join
+/// its transaction; returns once `first` has run.
+fn hold_open(
+    store: &Store,
+    first: impl Fn(&mut ca_store::Tx<'_>) -> ca_core::Result<()> + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    let inside = Arc::new(Barrier::new(2));
+    let (store, inside2) = (store.clone(), inside.clone());
+    let writer = std::thread::spawn(move || {
+        store
+            .write(|tx| {
+                first(tx)?;
+                inside2.wait();
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .unwrap();
+    });
+    inside.wait();
+    writer
+}
+
 #[test]
 fn concurrent_writers_share_commits_and_each_returns_committed() {
     for db in TestDb::all() {
@@ -107,23 +130,9 @@ fn concurrent_writers_share_commits_and_each_returns_committed() {
 fn a_refused_writer_rolls_back_alone_in_a_shared_transaction() {
     for db in TestDb::all() {
         let store = Store::open(&db.url).unwrap();
-        let inside = Arc::new(Barrier::new(2));
-        // The first writer holds its transaction open until the second has
-        // had ample time to arrive and queue behind it.
-        let first = {
-            let (store, inside) = (store.clone(), inside.clone());
-            std::thread::spawn(move || {
-                store
-                    .write(|tx| {
-                        tx.audit(chrono::Utc::now(), event("test.kept", "first".into()))?;
-                        inside.wait();
-                        std::thread::sleep(Duration::from_millis(300));
-                        Ok(())
-                    })
-                    .unwrap();
-            })
-        };
-        inside.wait();
+        let first = hold_open(&store, |tx| {
+            tx.audit(chrono::Utc::now(), event("test.kept", "first".into()))
+        });
         let before = transactions(&db);
         let refused = store.write(|tx| {
             tx.audit(chrono::Utc::now(), event("test.refused", "second".into()))?;
@@ -210,21 +219,9 @@ fn a_database_error_in_a_shared_transaction_rolls_back_only_its_writer() {
             contact_email: None,
             created_at: chrono::Utc::now(),
         };
-        let inside = Arc::new(Barrier::new(2));
-        let first = {
-            let (store, inside) = (store.clone(), inside.clone());
-            std::thread::spawn(move || {
-                store
-                    .write(|tx| {
-                        tx.insert_organization(&org("org-1"))?;
-                        inside.wait();
-                        std::thread::sleep(Duration::from_millis(300));
-                        Ok(())
-                    })
-                    .unwrap();
-            })
-        };
-        inside.wait();
+        let first = hold_open(&store, move |tx| {
+            tx.insert_organization(&org("org-1")).map(drop)
+        });
         let third = {
             let store = store.clone();
             std::thread::spawn(move || {

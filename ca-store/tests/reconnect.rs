@@ -18,13 +18,32 @@ fn event() -> Event<'static> {
     }
 }
 
-#[test]
-fn a_transaction_cut_off_before_its_commit_runs_again_once() {
+/// How many of this test's audit records are stored.
+fn reconnect_records(store: &Store) -> usize {
+    store
+        .read(|tx| tx.audit_records(0, 1000))
+        .unwrap()
+        .iter()
+        .filter(|r| r.action == "test.reconnect")
+        .count()
+}
+
+/// A PostgreSQL database of the test's own and its store; `None` (the test
+/// skips) when `TEST_DATABASE_URL` is unset, as outside CI.
+fn postgres_store() -> Option<(TestDb, Store)> {
     let Some(db) = TestDb::postgres() else {
         eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
-        return;
+        return None;
     };
     let store = Store::open(&db.url).unwrap();
+    Some((db, store))
+}
+
+#[test]
+fn a_transaction_cut_off_before_its_commit_runs_again_once() {
+    let Some((db, store)) = postgres_store() else {
+        return;
+    };
     let before = store.read(|tx| tx.audit_records(0, 1000)).unwrap().len();
     let mut runs = 0;
     let value = store
@@ -43,10 +62,7 @@ fn a_transaction_cut_off_before_its_commit_runs_again_once() {
     assert_eq!((runs, value), (2, 2), "run again once, on a new connection");
     let records = store.read(|tx| tx.audit_records(0, 1000)).unwrap();
     assert_eq!(
-        records
-            .iter()
-            .filter(|r| r.action == "test.reconnect")
-            .count(),
+        reconnect_records(&store),
         1,
         "the first attempt committed nothing"
     );
@@ -86,11 +102,9 @@ fn a_refusal_is_not_repeated_when_the_connection_is_fine() {
 /// succeeds.
 #[test]
 fn the_writers_idle_connection_terminated_is_replaced() {
-    let Some(db) = TestDb::postgres() else {
-        eprintln!("TEST_DATABASE_URL not set: the PostgreSQL part runs in CI");
+    let Some((db, store)) = postgres_store() else {
         return;
     };
-    let store = Store::open(&db.url).unwrap();
     store
         .write(|tx| tx.audit(chrono::Utc::now(), event()))
         .unwrap();
@@ -98,12 +112,5 @@ fn the_writers_idle_connection_terminated_is_replaced() {
     store
         .write(|tx| tx.audit(chrono::Utc::now(), event()))
         .unwrap();
-    let records = store.read(|tx| tx.audit_records(0, 1000)).unwrap();
-    assert_eq!(
-        records
-            .iter()
-            .filter(|r| r.action == "test.reconnect")
-            .count(),
-        2
-    );
+    assert_eq!(reconnect_records(&store), 2);
 }
