@@ -7,7 +7,6 @@
 //! never queue for the database the lookups use. The latencies are printed
 //! for the record.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,20 +46,12 @@ fn run(db: &TestDb) {
     let mut c = Client::new(&server.url);
     c.first_login();
     let person = c.register_ivanov();
-    let csr = Command::new("openssl")
-        .args([
-            "req", "-new", "-utf8", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-keyout", "/dev/null", "-subj",
-            "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Генеральный директор/CN=Иванов Иван Иванович",
-        ])
-        .output()
-        .unwrap();
-    assert!(csr.status.success());
+    let csr = ca_tests::throwaway_p256_csr(live::IVANOV_SUBJECT, false);
     let issued = ok(
         c.json(
             "POST",
             &format!("/api/v1/admin/persons/{person}/technological-certificate"),
-            Some(json!({"csr_pem": String::from_utf8(csr.stdout).unwrap()})),
+            Some(json!({"csr_pem": String::from_utf8(csr).unwrap()})),
         ),
         201,
     );

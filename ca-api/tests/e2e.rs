@@ -7,8 +7,7 @@ use std::time::Duration;
 use ca_tests::{free_port, text, try_openssl, RunningServer, SoftHsm, TestDb};
 use serde_json::{json, Value};
 
-const SUBJ: &str =
-    "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Генеральный директор/CN=Иванов Иван Иванович";
+const SUBJ: &str = live::IVANOV_SUBJECT;
 const SUBJ2: &str =
     "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Главный бухгалтер/CN=Петрова Анна Сергеевна";
 
@@ -523,25 +522,9 @@ fn a_token_taken_away_gives_503_and_the_service_recovers() {
     let mut c = Client::new(&server.url);
     c.first_login();
     let pid = c.register_ivanov();
-    let out = try_openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-utf8",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "tech.key",
-            "-subj",
-            SUBJ,
-            "-out",
-            "tech.csr.pem",
-        ],
-    );
+    let mut args = ca_tests::p256_req_args("tech.key", SUBJ);
+    args.extend(["-out", "tech.csr.pem"]);
+    let out = try_openssl(dir, &args);
     assert!(out.status.success(), "{}", text(&out));
     let csr_pem = std::fs::read_to_string(dir.join("tech.csr.pem")).unwrap();
     let crl_before = c.bytes("/api/v1/crl");

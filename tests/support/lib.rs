@@ -82,6 +82,41 @@ pub const WORKING_EXTENSIONS: [&str; 3] = [
     "certificatePolicies=1.3.6.1.4.1.99999.1.2",
 ];
 
+/// `openssl req` arguments for a new P-256 key written to `keyout` and a
+/// CSR for `subj` (UTF-8); the caller adds `-out`, `-outform`, `-addext`.
+pub fn p256_req_args<'a>(keyout: &'a str, subj: &'a str) -> Vec<&'a str> {
+    vec![
+        "req",
+        "-new",
+        "-utf8",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        keyout,
+        "-subj",
+        subj,
+    ]
+}
+
+/// A CSR for `subj` (PEM, or DER with `der`) for a new P-256 key that
+/// nobody keeps, made by `openssl req`.
+pub fn throwaway_p256_csr(subj: &str, der: bool) -> Vec<u8> {
+    let mut args = p256_req_args("/dev/null", subj);
+    if der {
+        args.extend(["-outform", "DER"]);
+    }
+    let out = Command::new("openssl").args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl req: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// `-addext` arguments for `extensions`.
 pub fn addext_args<'a>(extensions: &[&'a str]) -> Vec<&'a str> {
     extensions.iter().flat_map(|e| ["-addext", e]).collect()

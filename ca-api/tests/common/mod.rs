@@ -266,22 +266,8 @@ pub fn csr_pem(t: &TestCa, name: &str, subj: &str) -> String {
 /// The same with `openssl req -addext` extensions.
 pub fn csr_pem_with(t: &TestCa, name: &str, subj: &str, extensions: &[&str]) -> String {
     let (key, out) = (format!("{name}.key"), format!("{name}.csr.pem"));
-    let mut args = vec![
-        "req",
-        "-new",
-        "-utf8",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &key,
-        "-subj",
-        subj,
-        "-out",
-        &out,
-    ];
+    let mut args = ca_tests::p256_req_args(&key, subj);
+    args.extend(["-out", &out]);
     args.extend(ca_tests::addext_args(extensions));
     t.openssl(&args);
     t.openssl(&[

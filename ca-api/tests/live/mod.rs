@@ -16,6 +16,11 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
+/// The subject of Иванов Иван Иванович of ООО Ромашка ([`Client::register_ivanov`]),
+/// as `openssl req -subj` takes it.
+pub const IVANOV_SUBJECT: &str =
+    "/C=RU/O=ООО Ромашка/OGRN=1027700132195/title=Генеральный директор/CN=Иванов Иван Иванович";
+
 /// The server's address and the operator's token, once logged in.
 #[derive(Clone)]
 pub struct Client {

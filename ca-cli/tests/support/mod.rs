@@ -149,22 +149,8 @@ pub fn openssl(server: &Server, args: &[&str]) {
 /// (PEM, or DER with `der`), made by openssl in the server's directory.
 pub fn p256_csr(server: &Server, name: &str, subj: &str, der: bool) {
     let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
-    let mut args = vec![
-        "req",
-        "-new",
-        "-utf8",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &key,
-        "-subj",
-        subj,
-        "-out",
-        &csr,
-    ];
+    let mut args = ca_tests::p256_req_args(&key, subj);
+    args.extend(["-out", &csr]);
     if der {
         args.extend(["-outform", "DER"]);
     }
