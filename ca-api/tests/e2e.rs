@@ -193,22 +193,14 @@ fn run(db: &TestDb, hsm: Option<&SoftHsm>) {
     tech("tech", &pid, SUBJ);
     let envelope = |csr: &str, signer: &str| {
         let out = format!("{csr}.p7");
-        openssl(&[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-outform",
-            "DER",
-            "-in",
+        ca_tests::cms_sign_in(
+            dir,
             &format!("{csr}.csr"),
-            "-signer",
             &format!("{signer}.pem"),
-            "-inkey",
             &format!("{signer}.key"),
-            "-out",
             &out,
-        ]);
+            &[],
+        );
         std::fs::read(dir.join(out)).unwrap()
     };
 

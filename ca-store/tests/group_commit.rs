@@ -222,6 +222,7 @@ fn a_database_error_in_a_shared_transaction_rolls_back_only_its_writer() {
         let first = hold_open(&store, move |tx| {
             tx.insert_organization(&org("org-1")).map(drop)
         });
+        let before = transactions(&db);
         let third = {
             let store = store.clone();
             std::thread::spawn(move || {
@@ -240,9 +241,44 @@ fn a_database_error_in_a_shared_transaction_rolls_back_only_its_writer() {
         third.join().unwrap();
         let orgs = store.read(|tx| tx.organizations()).unwrap();
         assert_eq!(orgs.len(), 1, "{}", db.name);
+        // All three in the first one's transaction, whatever their order.
+        assert_eq!(transactions(&db) - before, 1, "{}", db.name);
         assert_eq!(objects(&store, "test.kept"), ["third"], "{}", db.name);
         assert!(objects(&store, "test.refused").is_empty(), "{}", db.name);
         let verify = store.read(|tx| tx.verify_audit()).unwrap();
         assert!(verify.ok, "{verify:?}");
+    }
+}
+
+/// `CA_COMMIT_GROUP_MAX=1`: every write commits alone, however many
+/// writers wait (what `scripts/bench-peers.sh SOLO=1` measures against).
+#[test]
+fn with_a_group_of_one_every_write_commits_alone() {
+    for db in TestDb::all() {
+        let store = Store::open(&db.url).unwrap();
+        store.set_commit_group_max(1);
+        let before = transactions(&db);
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20 {
+                        store
+                            .write(|tx| {
+                                tx.audit(
+                                    chrono::Utc::now(),
+                                    event("test.alone", format!("{t}:{i}")),
+                                )
+                            })
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(objects(&store, "test.alone").len(), 80, "{}", db.name);
+        assert_eq!(transactions(&db) - before, 80, "{}", db.name);
     }
 }
