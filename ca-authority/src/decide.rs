@@ -207,6 +207,7 @@ impl Authority {
                             .signer_serial
                             .as_deref()
                             .filter(|_| r.request_type == RequestType::Rotation),
+                        checked_key: None,
                     },
                 )?))
             })?;

@@ -53,6 +53,9 @@ pub(crate) struct ToIssue<'a> {
     pub request_id: Option<&'a str>,
     /// The certificate whose key signed the rotation (SPEC §3.8).
     pub predecessor: Option<&'a str>,
+    /// The key hash the caller found uncertified earlier in the same
+    /// transaction (the rule book's `duplicate_key` check): not asked again.
+    pub checked_key: Option<&'a str>,
 }
 
 /// `certificate_not_found`, as a 404.
@@ -78,7 +81,7 @@ impl Authority {
             .spki()
             .clone();
         let key_hash = key_sha256(&public_key)?;
-        if tx.key_certified(&key_hash)? {
+        if what.checked_key != Some(key_hash.as_str()) && tx.key_certified(&key_hash)? {
             return Err(Error::reason(
                 Reason::DuplicateKey,
                 "this public key has already been certified",

@@ -246,6 +246,8 @@ impl Authority {
                             .signer_serial
                             .as_deref()
                             .filter(|_| request_type == RequestType::Rotation),
+                        // The rules saw it uncertified: they refuse otherwise.
+                        checked_key: Some(&key_hash),
                     },
                 )?),
                 _ => None,

@@ -186,6 +186,7 @@ impl Authority {
                     authority_valid_until: reg.person.authority_valid_until,
                     request_id: None,
                     predecessor: None,
+                    checked_key: None,
                 },
             )
         })

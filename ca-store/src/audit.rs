@@ -61,16 +61,25 @@ fn record_hash(prev: &str, seq: i64, at: i64, row: (&str, &str, &str, &str, &str
     hex::encode(h.finalize())
 }
 
-/// Appends `event` at `at`. Callers hold the store's write lock, so the
-/// chain head cannot move underneath.
-pub fn append(conn: &mut AnyConnection, at: i64, event: Event<'_>) -> Result<()> {
-    let head: Option<(i64, String)> = audit::table
-        .select((audit::seq, audit::hash))
-        .order(audit::seq.desc())
-        .first(conn)
-        .optional()
-        .map_err(db_error)?;
-    let (seq, prev_hash) = match head {
+/// The chain's last record (sequence number and hash), as far as the
+/// writing transaction knows it: read at its first append, then carried
+/// from one append to the next (issue 10: one round trip less per record).
+pub type Head = Option<(i64, String)>;
+
+/// Appends `event` at `at` after `head` (read from the table when not
+/// known yet), and moves `head` to the new record. Callers hold the
+/// store's write lock, so the chain head cannot move underneath.
+pub fn append(conn: &mut AnyConnection, head: &mut Head, at: i64, event: Event<'_>) -> Result<()> {
+    let last = match head.take() {
+        Some(known) => Some(known),
+        None => audit::table
+            .select((audit::seq, audit::hash))
+            .order(audit::seq.desc())
+            .first(conn)
+            .optional()
+            .map_err(db_error)?,
+    };
+    let (seq, prev_hash) = match last {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
     };
@@ -116,10 +125,11 @@ pub fn append(conn: &mut AnyConnection, at: i64, event: Event<'_>) -> Result<()>
             reasons,
             details,
             prev_hash,
-            hash,
+            hash: hash.clone(),
         })
         .execute(conn)
         .map_err(db_error)?;
+    *head = Some((seq, hash));
     Ok(())
 }
 

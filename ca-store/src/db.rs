@@ -1,11 +1,15 @@
 //! Connections: one diesel `MultiConnection` over SQLite and PostgreSQL, a
 //! pool, migrations, and the write-transaction discipline.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::r2d2::{
+    ConnectionManager, CustomizeConnection, ManageConnection, Pool, PooledConnection,
+    R2D2Connection,
+};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use ca_core::{Error, Result};
@@ -22,8 +26,73 @@ pub enum AnyConnection {
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
+/// A pool of connections.
+pub type DbPool = Pool<PoolManager>;
+
 /// A pooled connection.
-pub type Conn = PooledConnection<ConnectionManager<AnyConnection>>;
+pub type Conn = PooledConnection<PoolManager>;
+
+/// When a connection of the database was last found lost. For a while
+/// after, every check-out from its pools tests the connection it takes
+/// (`SELECT 1`); otherwise none does, which saves a round trip to
+/// PostgreSQL on every read (issue 10). A connection that died while idle
+/// (a restarted server, a terminated backend) is found by the read that
+/// takes it: that read fails as a storage fault, finds its connection
+/// lost, and is run again once (`Store::read`) on a tested connection.
+#[derive(Debug, Default)]
+pub struct Liveness {
+    lost_at: Mutex<Option<Instant>>,
+}
+
+impl Liveness {
+    /// How long after a lost connection check-outs test theirs.
+    const SUSPECT_FOR: Duration = Duration::from_secs(30);
+
+    fn suspect(&self) -> bool {
+        let lost_at = self.lost_at.lock().unwrap_or_else(PoisonError::into_inner);
+        lost_at.is_some_and(|at| at.elapsed() < Self::SUSPECT_FOR)
+    }
+
+    /// Whether `error` came from a connection that no longer works: only a
+    /// storage fault can mean that (a refusal never does, and costs no
+    /// round trip), and then `SELECT 1` tells.
+    pub(crate) fn lost(&self, error: &Error, conn: &mut AnyConnection) -> bool {
+        let lost = error.kind() == ca_core::ErrorKind::StorageUnavailable && conn.ping().is_err();
+        if lost {
+            *self.lost_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        }
+        lost
+    }
+}
+
+/// diesel's connection manager, testing connections at check-out only
+/// while [`Liveness`] says they are suspect.
+#[derive(Debug)]
+pub struct PoolManager {
+    inner: ConnectionManager<AnyConnection>,
+    liveness: Arc<Liveness>,
+}
+
+impl ManageConnection for PoolManager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> std::result::Result<AnyConnection, Self::Error> {
+        self.inner.connect()
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> std::result::Result<(), Self::Error> {
+        if self.liveness.suspect() {
+            self.inner.is_valid(conn)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        self.inner.has_broken(conn)
+    }
+}
 
 /// SQLite settings applied to every new connection: WAL for readers beside
 /// the writer, a busy timeout instead of instant SQLITE_BUSY, and foreign
@@ -63,9 +132,11 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteReader {
 /// The pools of a database: writes, and reads beside them.
 pub struct Pools {
     /// Connections for write transactions.
-    pub write: Pool<ConnectionManager<AnyConnection>>,
+    pub write: DbPool,
     /// Connections for reads (for PostgreSQL the same pool).
-    pub read: Pool<ConnectionManager<AnyConnection>>,
+    pub read: DbPool,
+    /// Whether their connections are suspect.
+    pub liveness: Arc<Liveness>,
 }
 
 /// Read connections of SQLite beside its one writer (issue 10: readers never
@@ -79,16 +150,22 @@ pub fn open_pools(url: &str) -> Result<Pools> {
     let url = url.strip_prefix("sqlite://").unwrap_or(url);
     let unavailable =
         |e: diesel::r2d2::PoolError| Error::storage_unavailable(format!("database: {e}"));
+    let liveness = Arc::<Liveness>::default();
+    let manager = || PoolManager {
+        inner: ConnectionManager::new(url),
+        liveness: liveness.clone(),
+    };
     let builder = || Pool::builder().connection_timeout(Duration::from_secs(10));
     if is_pg {
         let pool = builder()
             .max_size(8)
-            .build(ConnectionManager::<AnyConnection>::new(url))
+            .build(manager())
             .map_err(unavailable)?;
         run_migrations(&mut *pool.get().map_err(unavailable)?)?;
         return Ok(Pools {
             write: pool.clone(),
             read: pool,
+            liveness,
         });
     }
     // One SQLite writer: SQLite has one writer anyway, and a single
@@ -96,7 +173,7 @@ pub fn open_pools(url: &str) -> Result<Pools> {
     let write = builder()
         .max_size(1)
         .connection_customizer(Box::new(SqliteSetup))
-        .build(ConnectionManager::<AnyConnection>::new(url))
+        .build(manager())
         .map_err(unavailable)?;
     // Migrated (and switched to WAL) before any reader opens.
     run_migrations(&mut *write.get().map_err(unavailable)?)?;
@@ -104,9 +181,13 @@ pub fn open_pools(url: &str) -> Result<Pools> {
         .max_size(SQLITE_READERS)
         .min_idle(Some(1))
         .connection_customizer(Box::new(SqliteReader))
-        .build(ConnectionManager::<AnyConnection>::new(url))
+        .build(manager())
         .map_err(unavailable)?;
-    Ok(Pools { write, read })
+    Ok(Pools {
+        write,
+        read,
+        liveness,
+    })
 }
 
 fn run_migrations(conn: &mut AnyConnection) -> Result<()> {

@@ -23,8 +23,6 @@ mod requests;
 pub mod schema;
 mod writer;
 
-use diesel::r2d2::{ConnectionManager, Pool};
-
 use ca_core::{Error, Result};
 
 pub use audit::{Checkpoint, Event, Outcome};
@@ -39,14 +37,6 @@ pub use requests::{Application, ApplicationOutcome, RequestDecision};
 /// long enough for a restarting server to take connections.
 const RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Whether `error` came from a connection that no longer works: only a
-/// storage fault can mean that (a refusal never does, and costs no round
-/// trip), and then r2d2's own check (`SELECT 1`) tells.
-fn connection_lost(error: &Error, conn: &mut db::Conn) -> bool {
-    use diesel::r2d2::R2D2Connection;
-    error.kind() == ca_core::ErrorKind::StorageUnavailable && conn.ping().is_err()
-}
-
 /// The database: pools of connections and the write discipline.
 #[derive(Clone)]
 pub struct Store {
@@ -54,7 +44,10 @@ pub struct Store {
     writer: std::sync::Arc<writer::Writer>,
     /// Reads go here, so they never queue behind a write (SQLite: its own
     /// connections in WAL mode; PostgreSQL: the same pool).
-    read_pool: Pool<ConnectionManager<AnyConnection>>,
+    read_pool: db::DbPool,
+    /// Whether the database's connections are suspect (shared with the
+    /// writer and the pools).
+    liveness: std::sync::Arc<db::Liveness>,
     /// Set after a write that recorded a CRL change has committed.
     crl_changed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -65,6 +58,8 @@ pub struct Tx<'a> {
     c: &'a mut AnyConnection,
     /// A CRL change was recorded in this transaction.
     crl_changed: bool,
+    /// The audit chain's head as this transaction last wrote it.
+    audit_head: audit::Head,
 }
 
 impl Store {
@@ -74,8 +69,13 @@ impl Store {
         let pools = db::open_pools(url)?;
         let crl_changed = std::sync::Arc::<std::sync::atomic::AtomicBool>::default();
         Ok(Store {
-            writer: std::sync::Arc::new(writer::Writer::new(pools.write, crl_changed.clone())),
+            writer: std::sync::Arc::new(writer::Writer::new(
+                pools.write,
+                pools.liveness.clone(),
+                crl_changed.clone(),
+            )),
             read_pool: pools.read,
+            liveness: pools.liveness,
             crl_changed,
         })
     }
@@ -99,8 +99,9 @@ impl Store {
             let result = f(&mut Tx {
                 c: &mut conn,
                 crl_changed: false,
+                audit_head: None,
             });
-            let lost = matches!(&result, Err(e) if connection_lost(e, &mut conn));
+            let lost = matches!(&result, Err(e) if self.liveness.lost(e, &mut conn));
             Ok::<_, Error>((lost, result))
         };
         match attempt()? {
@@ -160,7 +161,7 @@ impl Tx<'_> {
     /// Appends an audit record at `at` (SPEC §5). The caller's transaction
     /// holds the store lock, so the chain head cannot move underneath.
     pub fn audit(&mut self, at: chrono::DateTime<chrono::Utc>, event: Event<'_>) -> Result<()> {
-        audit::append(self.c, mapping::ts(at), event)
+        audit::append(self.c, &mut self.audit_head, mapping::ts(at), event)
     }
 
     /// Verifies the audit chain from the start.

@@ -27,13 +27,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use diesel::connection::{Connection, TransactionManager};
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
 
 use ca_core::{Error, Result};
 
-use crate::db::{self, db_error, AnyConnection};
+use crate::db::{self, db_error, AnyConnection, Liveness};
 use crate::schema::store_lock;
-use crate::{connection_lost, Tx};
+use crate::Tx;
 
 /// At most this many writes share a commit by default, so a steady stream
 /// of writers cannot hold the first one's answer back for long.
@@ -49,7 +48,8 @@ pub(crate) type Failure = (Error, bool);
 type Ended = std::result::Result<(), Failure>;
 
 pub(crate) struct Writer {
-    pool: Pool<ConnectionManager<AnyConnection>>,
+    pool: db::DbPool,
+    liveness: Arc<Liveness>,
     open: Mutex<Open>,
     /// Writers between arriving and taking `open`: while any wait, the
     /// transaction stays open for them.
@@ -80,6 +80,10 @@ struct Open {
     broken: Option<Failure>,
     /// A writer's savepoint was rolled back in it.
     savepoint_rolled_back: bool,
+    /// The audit chain's head as the writers so far left it: the next
+    /// writer appends without reading it again (the lock keeps every other
+    /// writer out until the commit).
+    audit_head: crate::audit::Head,
     ended: Arc<OnceLock<Ended>>,
 }
 
@@ -99,11 +103,13 @@ impl Drop for NotWriting {
 
 impl Writer {
     pub(crate) fn new(
-        pool: Pool<ConnectionManager<AnyConnection>>,
+        pool: db::DbPool,
+        liveness: Arc<Liveness>,
         crl_changed: Arc<AtomicBool>,
     ) -> Writer {
         Writer {
             pool,
+            liveness,
             open: Mutex::default(),
             arriving: AtomicUsize::new(0),
             ended: Condvar::new(),
@@ -139,8 +145,11 @@ impl Writer {
             self.begin(&mut open)?;
         }
         let ended = open.ended.clone();
-        let conn = open.conn.as_mut().expect("an open transaction");
-        let run = run_one(conn, f, !first);
+        let Open {
+            conn, audit_head, ..
+        } = &mut *open;
+        let conn = conn.as_mut().expect("an open transaction");
+        let run = run_one(conn, &self.liveness, audit_head, f, !first);
         open.writes += 1;
         open.crl_changed |= run.crl_changed;
         open.savepoint_rolled_back |= !first && run.result.is_err();
@@ -193,7 +202,7 @@ impl Writer {
             .map_err(db_error);
         if let Err(e) = started {
             let _ = Manager::rollback_transaction(conn);
-            let lost = connection_lost(&e, conn);
+            let lost = self.liveness.lost(&e, conn);
             if lost || Manager::is_broken_transaction_manager(conn) {
                 open.conn = None;
             }
@@ -204,6 +213,8 @@ impl Writer {
         open.crl_changed = false;
         open.broken = None;
         open.savepoint_rolled_back = false;
+        // Another instance may have appended since the last transaction.
+        open.audit_head = None;
         open.ended = Arc::default();
         Ok(())
     }
@@ -254,7 +265,7 @@ impl Writer {
                 Err(e) => Err((db_error(e), false)),
             },
         };
-        let lost = matches!(&ended, Err((e, _)) if connection_lost(e, conn));
+        let lost = matches!(&ended, Err((e, _)) if self.liveness.lost(e, conn));
         if lost || Manager::is_broken_transaction_manager(conn) {
             // Back to the pool, which drops a broken one.
             open.conn = None;
@@ -281,9 +292,12 @@ struct Run<T> {
 /// Runs `f` in the open transaction on `conn`, in a savepoint when
 /// `savepoint` (released when `f` succeeds, rolled back when it fails or
 /// panics); without one, a failure leaves the transaction to be rolled
-/// back whole.
+/// back whole. `audit_head` follows what `f` appended, and goes back to
+/// where it was when its savepoint is rolled back.
 fn run_one<T>(
     conn: &mut db::Conn,
+    liveness: &Liveness,
+    audit_head: &mut crate::audit::Head,
     f: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
     savepoint: bool,
 ) -> Run<T> {
@@ -296,16 +310,26 @@ fn run_one<T>(
     if savepoint {
         if let Err(e) = Manager::begin_transaction(conn) {
             let e = db_error(e);
-            let lost = connection_lost(&e, conn);
+            let lost = liveness.lost(&e, conn);
             return failed((e, lost), true);
         }
     }
+    let before = audit_head.clone();
     let mut tx = Tx {
         c: conn,
         crl_changed: false,
+        audit_head: audit_head.take(),
     };
     let result = catch_unwind(AssertUnwindSafe(|| f(&mut tx)));
     let changed = tx.crl_changed;
+    // Kept only if `f`'s work is: anything else forgets the head, or
+    // puts back the one from before the rolled-back savepoint.
+    let after = tx.audit_head.take();
+    *audit_head = match &result {
+        Ok(Ok(_)) => after,
+        _ if savepoint => before,
+        _ => None,
+    };
     match result {
         Ok(Ok(value)) if !savepoint => Run {
             result: Ok(value),
@@ -322,7 +346,7 @@ fn run_one<T>(
             },
             Err(e) => {
                 let e = db_error(e);
-                let lost = connection_lost(&e, conn);
+                let lost = liveness.lost(&e, conn);
                 failed((e, lost), true)
             }
         },
@@ -332,7 +356,7 @@ fn run_one<T>(
             // ping would fail on a live connection. (Without a savepoint
             // this rolls back the whole transaction.)
             let rolled_back = Manager::rollback_transaction(conn).is_ok();
-            let lost = connection_lost(&e, conn);
+            let lost = liveness.lost(&e, conn);
             failed((e, lost), !savepoint || !rolled_back || lost)
         }
         Err(panic) => {

@@ -204,7 +204,9 @@ fn a_refused_first_writer_leaves_nothing_and_the_next_write_commits() {
 /// A writer whose statement fails in the database (a duplicate key; in
 /// PostgreSQL that aborts the transaction until its savepoint is rolled
 /// back) loses only its own work: the writer before it and the one after
-/// it commit in the same transaction.
+/// it commit in the same transaction, and the audit record after it links
+/// to the one before it (the chain head the transaction carries goes back
+/// with the savepoint).
 #[test]
 fn a_database_error_in_a_shared_transaction_rolls_back_only_its_writer() {
     for db in TestDb::all() {
@@ -220,7 +222,8 @@ fn a_database_error_in_a_shared_transaction_rolls_back_only_its_writer() {
             created_at: chrono::Utc::now(),
         };
         let first = hold_open(&store, move |tx| {
-            tx.insert_organization(&org("org-1")).map(drop)
+            tx.insert_organization(&org("org-1"))?;
+            tx.audit(chrono::Utc::now(), event("test.kept", "first".into()))
         });
         let before = transactions(&db);
         let third = {
@@ -243,7 +246,12 @@ fn a_database_error_in_a_shared_transaction_rolls_back_only_its_writer() {
         assert_eq!(orgs.len(), 1, "{}", db.name);
         // All three in the first one's transaction, whatever their order.
         assert_eq!(transactions(&db) - before, 1, "{}", db.name);
-        assert_eq!(objects(&store, "test.kept"), ["third"], "{}", db.name);
+        assert_eq!(
+            objects(&store, "test.kept"),
+            ["first", "third"],
+            "{}",
+            db.name
+        );
         assert!(objects(&store, "test.refused").is_empty(), "{}", db.name);
         let verify = store.read(|tx| tx.verify_audit()).unwrap();
         assert!(verify.ok, "{verify:?}");

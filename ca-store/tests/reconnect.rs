@@ -114,3 +114,49 @@ fn the_writers_idle_connection_terminated_is_replaced() {
         .unwrap();
     assert_eq!(reconnect_records(&store), 2);
 }
+
+/// Reads take pooled connections without a `SELECT 1` each (issue 10):
+/// connections that died while idle (every backend terminated, as by a
+/// restarted server) are found by the reads that take them, which are run
+/// again on tested connections. Every read succeeds, concurrent ones too.
+#[test]
+fn idle_read_connections_terminated_are_replaced() {
+    let Some((db, store)) = postgres_store() else {
+        return;
+    };
+    store
+        .write(|tx| tx.audit(chrono::Utc::now(), event()))
+        .unwrap();
+    let concurrent_reads = |store: &Store| {
+        let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let (store, start) = (store.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    store
+                        .read(|tx| {
+                            // Held a while, so the pool opens a connection each.
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            tx.audit_records(0, 1000)
+                        })
+                        .map(|r| r.len())
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(concurrent_reads(&store).iter().all(|&n| n >= 1));
+    db.terminate_connections();
+    assert!(concurrent_reads(&store).iter().all(|&n| n >= 1));
+    for _ in 0..10 {
+        assert_eq!(reconnect_records(&store), 1);
+    }
+    db.terminate_connections();
+    for _ in 0..10 {
+        assert_eq!(reconnect_records(&store), 1);
+    }
+}
