@@ -54,7 +54,8 @@ pub async fn show(
 ) -> ApiResult<HttpResponse> {
     let s = serial(&path)?;
     let authority = state.authority.clone();
-    let (c, now) = blocking(move || Ok((authority.certificate(&s)?.0, authority.now()))).await?;
+    let (c, now) =
+        blocking(move || Ok((authority.certificate_record(&s)?, authority.now()))).await?;
     Ok(HttpResponse::Ok().json(views::certificate(
         &c,
         now,
@@ -72,7 +73,7 @@ where
     let authority = state.authority.clone();
     let (c, now) = blocking(move || {
         f(&authority, &username, &s)?;
-        Ok((authority.certificate(&s)?.0, authority.now()))
+        Ok((authority.certificate_record(&s)?, authority.now()))
     })
     .await?;
     Ok(HttpResponse::Ok().json(views::certificate(

@@ -126,7 +126,7 @@ pub async fn certificate_status(
     let serial = serial(&path)?;
     let authority = state.authority.clone();
     let (c, now) =
-        blocking(move || Ok((authority.certificate(&serial)?.0, authority.now()))).await?;
+        blocking(move || Ok((authority.certificate_record(&serial)?, authority.now()))).await?;
     Ok(HttpResponse::Ok().json(views::certificate(
         &c,
         now,

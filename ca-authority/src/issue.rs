@@ -58,6 +58,13 @@ pub(crate) struct ToIssue<'a> {
     pub checked_key: Option<&'a str>,
 }
 
+/// A certificate as shown outside: reservations are not.
+fn shown(tx: &mut Tx<'_>, serial: &str) -> Result<StoredCertificate> {
+    tx.certificate(serial)?
+        .filter(|c| c.record.status != ca_core::records::CertificateStatus::Signing)
+        .ok_or_else(|| not_found(serial))
+}
+
 /// `certificate_not_found`, as a 404.
 pub(crate) fn not_found(serial: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("no certificate {serial}"))
@@ -243,13 +250,13 @@ impl Authority {
     /// A certificate's record and, when signed, its DER; reservations are
     /// not shown.
     pub fn certificate(&self, serial: &str) -> Result<(StoredCertificate, Option<Vec<u8>>)> {
-        self.store.read(|tx| {
-            let stored = tx
-                .certificate(serial)?
-                .filter(|c| c.record.status != ca_core::records::CertificateStatus::Signing)
-                .ok_or_else(|| not_found(serial))?;
-            Ok((stored, tx.certificate_der(serial)?))
-        })
+        self.store
+            .read(|tx| Ok((shown(tx, serial)?, tx.certificate_der(serial)?)))
+    }
+
+    /// A certificate's record alone (a status lookup reads no DER).
+    pub fn certificate_record(&self, serial: &str) -> Result<StoredCertificate> {
+        self.store.read(|tx| shown(tx, serial))
     }
 
     /// What the printable paper copy of a certificate shows (Appendix 21):
@@ -258,10 +265,7 @@ impl Authority {
     /// organisation's ИНН and ОГРН are in the subject already).
     pub fn certificate_copy(&self, serial: &str) -> Result<CopyData> {
         self.store.read(|tx| {
-            let stored = tx
-                .certificate(serial)?
-                .filter(|c| c.record.status != ca_core::records::CertificateStatus::Signing)
-                .ok_or_else(|| not_found(serial))?;
+            let stored = shown(tx, serial)?;
             let der = tx
                 .certificate_der(serial)?
                 .ok_or_else(|| Error::wrong_state("certificate not signed yet"))?;

@@ -11,7 +11,7 @@ use ca_core::Result;
 
 use crate::db::db_error;
 use crate::mapping::{self, dt, ts, CERT_ACTIVE, REVOKED, SIGNING, SUSPENDED};
-use crate::models::CertRow;
+use crate::models::{CertMetaRow, CertRow};
 use crate::schema::certificates;
 use crate::Tx;
 
@@ -60,25 +60,27 @@ pub struct Reservation {
 pub type Lapsed = (String, String, Option<DateTime<Utc>>);
 
 impl Tx<'_> {
-    fn cert_row(&mut self, serial: &str) -> Result<Option<CertRow>> {
-        certificates::table
-            .find(serial)
-            .select(CertRow::as_select())
-            .first(self.c)
-            .optional()
-            .map_err(db_error)
-    }
-
     /// One certificate, signed or reserved.
     pub fn certificate(&mut self, serial: &str) -> Result<Option<StoredCertificate>> {
-        self.cert_row(serial)?
+        certificates::table
+            .find(serial)
+            .select(CertMetaRow::as_select())
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?
             .map(|r| mapping::certificate(&r))
             .transpose()
     }
 
     /// A signed certificate's DER.
     pub fn certificate_der(&mut self, serial: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.cert_row(serial)?.and_then(|r| r.der))
+        let der: Option<Option<Vec<u8>>> = certificates::table
+            .find(serial)
+            .select(certificates::der)
+            .first(self.c)
+            .optional()
+            .map_err(db_error)?;
+        Ok(der.flatten())
     }
 
     /// Certificates past their reservation, oldest first, optionally of one
@@ -87,12 +89,12 @@ impl Tx<'_> {
         let mut q = certificates::table
             .filter(certificates::status.ne(SIGNING))
             .order(certificates::created_at.asc())
-            .select(CertRow::as_select())
+            .select(CertMetaRow::as_select())
             .into_boxed();
         if let Some(p) = person {
             q = q.filter(certificates::person_id.eq(p.to_string()));
         }
-        let rows: Vec<CertRow> = q.load(self.c).map_err(db_error)?;
+        let rows: Vec<CertMetaRow> = q.load(self.c).map_err(db_error)?;
         rows.iter().map(mapping::certificate).collect()
     }
 
@@ -296,9 +298,9 @@ impl Tx<'_> {
     /// The certificates issued (or reserved) on rotation requests signed by
     /// `serial`'s key: serial, owner and state, by serial.
     pub fn successors(&mut self, serial: &str) -> Result<Vec<StoredCertificate>> {
-        let rows: Vec<CertRow> = certificates::table
+        let rows: Vec<CertMetaRow> = certificates::table
             .filter(certificates::predecessor_serial.eq(serial))
-            .select(CertRow::as_select())
+            .select(CertMetaRow::as_select())
             .order(certificates::serial.asc())
             .load(self.c)
             .map_err(db_error)?;
