@@ -203,13 +203,9 @@ impl Authority {
         let spawned = std::thread::Builder::new()
             .name("crl-publisher".into())
             .spawn(move || {
-                // Building a large CRL is background work: requests (status
-                // lookups above all) come first on a busy machine.
-                if let Err(e) =
-                    thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
-                {
-                    tracing::debug!(error = ?e, "publisher thread keeps the default priority");
-                }
+                // At the default priority: it holds the write lock and the
+                // signer at times. Encoding a large CRL, the CPU-heavy part,
+                // runs at the lowest (publish.rs, `in_background`).
                 while woken.recv().is_ok() {
                     let Some(authority) = authority.upgrade() else {
                         break;

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use ca_core::api::CrlInfo;
-use ca_core::crl::{CrlParams, RevocationReason, RevokedEntry};
+use ca_core::crl::{CrlParams, RevocationReason, RevokedEntry, UnsignedCrl};
 use ca_core::serial::parse_serial_hex;
 use ca_core::{Error, Result};
 use ca_store::{CrlKind, DeltaEntry, Event, Listed, NewCrl, Outcome, StoredCrl, Tx};
@@ -78,6 +78,66 @@ impl CrlSlot {
             self.served = Some(crl);
         }
         self.checked_at = Some(now);
+    }
+}
+
+/// A CRL encoded, to be signed, with the facts it is stored with.
+struct Encoded {
+    crl: UnsignedCrl,
+    number: u64,
+    kind: CrlKind,
+    this_update: DateTime<Utc>,
+    next_update: DateTime<Utc>,
+    entries: u64,
+    covers_change: i64,
+}
+
+/// Runs `f` on a thread of its own in Linux's `SCHED_IDLE` class (the
+/// lowest priority elsewhere): encoding a full CRL takes seconds of CPU at a
+/// million entries, which it takes only when nobody else wants it, and a
+/// status lookup that wakes up gets the core at once. (At nice 19 the
+/// lookup waited for the encoder's time slice, and status p99 doubled
+/// during a publication; issue 10.) The caller keeps its priority for what
+/// others may wait on: the signature (the signer serves issuance too) and
+/// the store write.
+fn in_background<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    let mut job = Some(f);
+    let ran = std::thread::scope(|scope| {
+        let job = &mut job;
+        std::thread::Builder::new()
+            .name("crl-encoder".into())
+            .spawn_scoped(scope, move || {
+                lowest_priority();
+                job.take().map(|f| f())
+            })
+            .ok()
+            .map(|encoder| encoder.join())
+    });
+    match ran {
+        Some(Ok(Some(value))) => value,
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        // No thread to be had: done here, at this thread's priority.
+        Some(Ok(None)) | None => match job.take() {
+            Some(f) => f(),
+            None => unreachable!("the encoder ran the job and returned its value"),
+        },
+    }
+}
+
+fn lowest_priority() {
+    use thread_priority::ThreadPriority;
+    #[cfg(target_os = "linux")]
+    let lowered = thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        ThreadPriority::Min,
+        thread_priority::ThreadSchedulePolicy::Normal(
+            thread_priority::NormalThreadSchedulePolicy::Idle,
+        ),
+    );
+    #[cfg(not(target_os = "linux"))]
+    let lowered = thread_priority::set_current_thread_priority(ThreadPriority::Min);
+    if let Err(e) = lowered {
+        tracing::debug!(error = ?e, "the CRL encoder keeps the default priority");
     }
 }
 
@@ -194,11 +254,14 @@ impl Authority {
         // A revoked certificate stays listed until at least one CRL after its
         // expiry (SPEC §7): keep those that expired within one CRL period.
         let horizon = now - self.policies.ca.crl_period;
-        let full = self.store.read(|tx| {
-            tx.with_listed_certificates(horizon, |listed| {
-                self.build(a.full, kind, now, a.covers, listed.map(entry_of))
+        let encoded = in_background(|| {
+            self.store.read(|tx| {
+                tx.with_listed_certificates(horizon, |listed| {
+                    self.encode(a.full, kind, now, a.covers, listed.map(entry_of))
+                })
             })
         })?;
+        let full = self.sign(encoded)?;
         fail::fail_point!("publish.after_signing");
         let stored = self.store.write(|tx| {
             if !self.store_crl(tx, actor, now, &full)? {
@@ -260,8 +323,7 @@ impl Authority {
             .keep((info, bytes::Bytes::from(crl.der)), now);
     }
 
-    /// Builds and signs one CRL (outside the store lock). A stored serial
-    /// that is not hex stops publication rather than be left out.
+    /// Builds and signs one CRL (outside the store lock).
     fn build<I>(
         &self,
         number: u64,
@@ -270,6 +332,22 @@ impl Authority {
         covers: i64,
         entries: I,
     ) -> Result<NewCrl>
+    where
+        I: IntoIterator<Item = std::result::Result<RevokedEntry, String>>,
+    {
+        self.sign(self.encode(number, kind, now, covers, entries)?)
+    }
+
+    /// Encodes one CRL, to be signed by [`sign`](Self::sign). A stored
+    /// serial that is not hex stops publication rather than be left out.
+    fn encode<I>(
+        &self,
+        number: u64,
+        kind: CrlKind,
+        now: DateTime<Utc>,
+        covers: i64,
+        entries: I,
+    ) -> Result<Encoded>
     where
         I: IntoIterator<Item = std::result::Result<RevokedEntry, String>>,
     {
@@ -288,20 +366,33 @@ impl Authority {
             count += 1;
             e.map_err(|serial| bad = Some(serial)).ok()
         });
-        let der = self.ca.build_crl(&params, iter)?;
+        let crl = self.ca.encode_crl(&params, iter)?;
         if let Some(serial) = bad {
             return Err(Error::internal(format!(
                 "stored serial {serial:?} is not hex"
             )));
         }
-        Ok(NewCrl {
+        Ok(Encoded {
+            crl,
             number,
             kind,
             this_update: now,
             next_update: params.next_update,
             entries: count,
-            der,
             covers_change: covers,
+        })
+    }
+
+    /// Signs an encoded CRL.
+    fn sign(&self, e: Encoded) -> Result<NewCrl> {
+        Ok(NewCrl {
+            der: self.ca.sign_crl(e.crl)?,
+            number: e.number,
+            kind: e.kind,
+            this_update: e.this_update,
+            next_update: e.next_update,
+            entries: e.entries,
+            covers_change: e.covers_change,
         })
     }
 
@@ -464,5 +555,36 @@ impl Authority {
     /// Every CRL number ever published, ascending (tests and audits).
     pub fn crl_numbers(&self) -> Result<Vec<u64>> {
         self.store.read(|tx| tx.crl_numbers())
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::in_background;
+
+    /// This thread's name and scheduling policy (`/proc/thread-self/stat`,
+    /// field 41; 5 is `SCHED_IDLE`).
+    fn name_and_policy() -> (String, u32) {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let (head, tail) = stat.rsplit_once(')').unwrap();
+        let name = head.split_once('(').unwrap().1.to_string();
+        let policy = tail.split_whitespace().nth(38).unwrap().parse().unwrap();
+        (name, policy)
+    }
+
+    #[test]
+    fn the_encoder_runs_in_the_idle_class_and_the_caller_keeps_its_own() {
+        let before = name_and_policy();
+        let (name, policy) = in_background(name_and_policy);
+        assert_eq!(name, "crl-encoder");
+        assert_eq!(policy, 5, "SCHED_IDLE");
+        assert_eq!(name_and_policy(), before);
+        assert_ne!(before.1, 5);
+    }
+
+    #[test]
+    fn a_panic_in_the_encoder_reaches_the_caller() {
+        let caught = std::panic::catch_unwind(|| in_background(|| panic!("encoding failed")));
+        assert!(caught.is_err());
     }
 }

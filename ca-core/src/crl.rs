@@ -158,11 +158,29 @@ fn encode_err(e: der::Error) -> Error {
     Error::internal(format!("CRL encoding: {e}"))
 }
 
+/// A CRL encoded but not signed yet: its TBSCertList, in the buffer the
+/// signed CRL is finished in (with room for the outer header before it).
+pub struct UnsignedCrl {
+    out: Vec<u8>,
+    tbs_start: usize,
+    signature_alg: Vec<u8>,
+}
+
 impl CertificateAuthority {
     /// Builds and signs a CRL: a full CRL, or a delta CRL when
     /// `params.delta_base` is set. Entries are encoded as they come from the
     /// iterator (e.g. a database cursor).
     pub fn build_crl<I>(&self, params: &CrlParams, entries: I) -> Result<Vec<u8>>
+    where
+        I: IntoIterator<Item = RevokedEntry>,
+    {
+        self.sign_crl(self.encode_crl(params, entries)?)
+    }
+
+    /// The first half of [`build_crl`](Self::build_crl): the encoding,
+    /// which is the work (and may run at a low priority); the signature
+    /// follows with [`sign_crl`](Self::sign_crl).
+    pub fn encode_crl<I>(&self, params: &CrlParams, entries: I) -> Result<UnsignedCrl>
     where
         I: IntoIterator<Item = RevokedEntry>,
     {
@@ -294,9 +312,21 @@ impl CertificateAuthority {
         }
         push_header(&mut out, 0xa0, crl_exts.len());
         out.extend_from_slice(&crl_exts);
-        let tbs_end = out.len();
+        Ok(UnsignedCrl {
+            out,
+            tbs_start,
+            signature_alg,
+        })
+    }
 
-        let signature = self.signer().sign(&out[tbs_start..tbs_end])?;
+    /// Signs an encoded CRL and returns its DER.
+    pub fn sign_crl(&self, crl: UnsignedCrl) -> Result<Vec<u8>> {
+        let UnsignedCrl {
+            mut out,
+            tbs_start,
+            signature_alg,
+        } = crl;
+        let signature = self.signer().sign(&out[tbs_start..])?;
         out.extend_from_slice(&signature_alg);
         BitString::from_bytes(&signature)
             .map_err(encode_err)?
