@@ -300,7 +300,7 @@ impl Authority {
                 invalidity_date: None,
             }),
         });
-        self.build(a.delta, CrlKind::Delta { base }, now, a.covers, entries)
+        self.sign(self.encode(a.delta, CrlKind::Delta { base }, now, a.covers, entries)?)
     }
 
     /// Serves a CRL just stored from memory at once (no read back from the
@@ -311,21 +311,6 @@ impl Authority {
         let now = self.now();
         self.crl_cache.lock().unwrap_or_else(|p| p.into_inner())[slot]
             .keep((info, bytes::Bytes::from(crl.der)), now);
-    }
-
-    /// Builds and signs one CRL (outside the store lock).
-    fn build<I>(
-        &self,
-        number: u64,
-        kind: CrlKind,
-        now: DateTime<Utc>,
-        covers: i64,
-        entries: I,
-    ) -> Result<NewCrl>
-    where
-        I: IntoIterator<Item = std::result::Result<RevokedEntry, String>>,
-    {
-        self.sign(self.encode(number, kind, now, covers, entries)?)
     }
 
     /// Encodes one CRL, to be signed by [`sign`](Self::sign). A stored

@@ -11,7 +11,7 @@ use ca_core::Result;
 
 use crate::db::db_error;
 use crate::mapping::{self, dt, ts, CERT_ACTIVE, REVOKED, SIGNING, SUSPENDED};
-use crate::models::{CertMetaRow, CertRow};
+use crate::models::CertRow;
 use crate::schema::certificates;
 use crate::Tx;
 
@@ -64,7 +64,7 @@ impl Tx<'_> {
     pub fn certificate(&mut self, serial: &str) -> Result<Option<StoredCertificate>> {
         certificates::table
             .find(serial)
-            .select(CertMetaRow::as_select())
+            .select(CertRow::as_select())
             .first(self.c)
             .optional()
             .map_err(db_error)?
@@ -89,12 +89,12 @@ impl Tx<'_> {
         let mut q = certificates::table
             .filter(certificates::status.ne(SIGNING))
             .order(certificates::created_at.asc())
-            .select(CertMetaRow::as_select())
+            .select(CertRow::as_select())
             .into_boxed();
         if let Some(p) = person {
             q = q.filter(certificates::person_id.eq(p.to_string()));
         }
-        let rows: Vec<CertMetaRow> = q.load(self.c).map_err(db_error)?;
+        let rows: Vec<CertRow> = q.load(self.c).map_err(db_error)?;
         rows.iter().map(mapping::certificate).collect()
     }
 
@@ -113,25 +113,25 @@ impl Tx<'_> {
     /// `signing`). A serial taken before fails on the primary key.
     pub fn reserve_certificate(&mut self, new: &NewCertificate<'_>) -> Result<()> {
         diesel::insert_into(certificates::table)
-            .values(CertRow {
-                serial: new.serial.to_string(),
-                person_id: new.person_id.to_string(),
-                profile: new.profile.code().to_string(),
-                status: SIGNING.into(),
-                key_sha256: new.key_sha256.to_string(),
-                not_before: ts(new.not_before),
-                not_after: ts(new.not_after),
-                tbs: new.tbs.clone(),
-                der: None,
-                request_id: new.request_id.map(str::to_string),
-                created_at: ts(new.created_at),
-                suspended_at: None,
-                suspended_until: None,
-                revoked_at: None,
-                revocation_reason: None,
-                invalidity_date: None,
-                predecessor_serial: new.predecessor_serial.map(str::to_string),
-            })
+            .values((
+                CertRow {
+                    serial: new.serial.to_string(),
+                    person_id: new.person_id.to_string(),
+                    profile: new.profile.code().to_string(),
+                    status: SIGNING.into(),
+                    key_sha256: new.key_sha256.to_string(),
+                    not_before: ts(new.not_before),
+                    not_after: ts(new.not_after),
+                    request_id: new.request_id.map(str::to_string),
+                    created_at: ts(new.created_at),
+                    suspended_at: None,
+                    suspended_until: None,
+                    revoked_at: None,
+                    revocation_reason: None,
+                    predecessor_serial: new.predecessor_serial.map(str::to_string),
+                },
+                certificates::tbs.eq(&new.tbs[..]),
+            ))
             .execute(self.c)
             .map_err(db_error)?;
         Ok(())
@@ -157,17 +157,17 @@ impl Tx<'_> {
     /// Reservations still `signing`, made at or before `made_by` (all when
     /// `None`).
     pub fn reservations(&mut self, made_by: Option<DateTime<Utc>>) -> Result<Vec<Reservation>> {
-        let rows: Vec<CertRow> = certificates::table
+        let rows: Vec<(CertRow, Vec<u8>)> = certificates::table
             .filter(certificates::status.eq(SIGNING))
             .filter(certificates::created_at.le(made_by.map_or(i64::MAX, ts)))
-            .select(CertRow::as_select())
+            .select((CertRow::as_select(), certificates::tbs))
             .load(self.c)
             .map_err(db_error)?;
         Ok(rows
             .into_iter()
-            .map(|r| Reservation {
+            .map(|(r, tbs)| Reservation {
                 serial: r.serial,
-                tbs: r.tbs,
+                tbs,
                 request_id: r.request_id,
                 person_id: r.person_id,
                 predecessor_serial: r.predecessor_serial,
@@ -298,9 +298,9 @@ impl Tx<'_> {
     /// The certificates issued (or reserved) on rotation requests signed by
     /// `serial`'s key: serial, owner and state, by serial.
     pub fn successors(&mut self, serial: &str) -> Result<Vec<StoredCertificate>> {
-        let rows: Vec<CertMetaRow> = certificates::table
+        let rows: Vec<CertRow> = certificates::table
             .filter(certificates::predecessor_serial.eq(serial))
-            .select(CertMetaRow::as_select())
+            .select(CertRow::as_select())
             .order(certificates::serial.asc())
             .load(self.c)
             .map_err(db_error)?;

@@ -15,7 +15,7 @@ use ca_core::request_type::RequestType;
 use ca_core::subject::SubjectSpec;
 use ca_core::{Error, Result};
 
-use crate::models::{CertMetaRow, OperatorRow, OrgRow, PersonRow, RequestRow};
+use crate::models::{CertRow, OperatorRow, OrgRow, PersonRow, RequestRow};
 
 /// Unix seconds of a time.
 pub(crate) fn ts(t: DateTime<Utc>) -> i64 {
@@ -55,7 +55,7 @@ fn corrupt(what: &str, value: &str) -> Error {
     Error::internal(format!("stored {what} {value:?} is not one we write"))
 }
 
-pub(crate) fn certificate_status(row: &CertMetaRow) -> Result<CertificateStatus> {
+pub(crate) fn certificate_status(row: &CertRow) -> Result<CertificateStatus> {
     Ok(match row.status.as_str() {
         SIGNING => CertificateStatus::Signing,
         CERT_ACTIVE => CertificateStatus::Active,
@@ -78,7 +78,7 @@ pub(crate) fn profile(code: &str) -> Result<ProfileKind> {
     ProfileKind::from_code(code).ok_or_else(|| corrupt("profile", code))
 }
 
-pub(crate) fn certificate(row: &CertMetaRow) -> Result<StoredCertificate> {
+pub(crate) fn certificate(row: &CertRow) -> Result<StoredCertificate> {
     Ok(StoredCertificate {
         record: CertificateRecord {
             serial: row.serial.clone(),

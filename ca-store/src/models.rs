@@ -39,28 +39,9 @@ pub struct PersonRow {
     pub terminated_document: Option<String>,
 }
 
-/// A certificate's record without its TBS and DER (what every lookup but
-/// a download needs: a status lookup then reads no blob).
-#[derive(Clone, Debug, Queryable, Selectable)]
-#[diesel(table_name = certificates)]
-pub struct CertMetaRow {
-    pub serial: String,
-    pub person_id: String,
-    pub profile: String,
-    pub status: String,
-    pub key_sha256: String,
-    pub not_before: i64,
-    pub not_after: i64,
-    pub request_id: Option<String>,
-    pub created_at: i64,
-    pub suspended_at: Option<i64>,
-    pub suspended_until: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub revocation_reason: Option<String>,
-    pub predecessor_serial: Option<String>,
-}
-
-/// `certificates`.
+/// `certificates`, without the TBS and DER (what every lookup but a
+/// download needs: a status lookup reads no blob) and the invalidity date
+/// (set by revocation, read by CRLs). Inserted with the TBS beside it.
 #[derive(Clone, Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = certificates)]
 pub struct CertRow {
@@ -71,15 +52,12 @@ pub struct CertRow {
     pub key_sha256: String,
     pub not_before: i64,
     pub not_after: i64,
-    pub tbs: Vec<u8>,
-    pub der: Option<Vec<u8>>,
     pub request_id: Option<String>,
     pub created_at: i64,
     pub suspended_at: Option<i64>,
     pub suspended_until: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revocation_reason: Option<String>,
-    pub invalidity_date: Option<i64>,
     pub predecessor_serial: Option<String>,
 }
 
