@@ -209,23 +209,9 @@ async fn what_cannot_be_answered_gets_the_rfc_error_status_never_a_500() {
         ));
         assert!(shown.contains("Cert Status: unknown"), "{shown}");
         // Another CA's certificate: unauthorized (RFC 6960 §2.3).
-        env.t.openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "other.key",
-            "-subj",
-            "/CN=Other CA",
-            "-days",
-            "1",
-            "-out",
-            "other.pem",
-        ]);
+        let mut other_ca = ca_tests::p256_req_args("other.key", "/CN=Other CA");
+        other_ca.extend(["-x509", "-days", "1", "-out", "other.pem"]);
+        env.t.openssl(&other_ca);
         let req = {
             env.t.openssl(&[
                 "ocsp",

@@ -1,7 +1,8 @@
 //! Connections: one diesel `MultiConnection` over SQLite and PostgreSQL, a
 //! pool, migrations, and the write-transaction discipline.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -39,18 +40,35 @@ pub type Conn = PooledConnection<PoolManager>;
 /// (a restarted server, a terminated backend) is found by the read that
 /// takes it: that read fails as a storage fault, finds its connection
 /// lost, and is run again once (`Store::read`) on a tested connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Liveness {
-    lost_at: Mutex<Option<Instant>>,
+    /// Milliseconds after `since` at which a connection was last found
+    /// lost, plus one (0: never). An atomic, not a lock: every check-out
+    /// reads it.
+    lost_at: AtomicU64,
+    since: Instant,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            lost_at: AtomicU64::new(0),
+            since: Instant::now(),
+        }
+    }
 }
 
 impl Liveness {
     /// How long after a lost connection check-outs test theirs.
     const SUSPECT_FOR: Duration = Duration::from_secs(30);
 
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1
+    }
+
     fn suspect(&self) -> bool {
-        let lost_at = self.lost_at.lock().unwrap_or_else(PoisonError::into_inner);
-        lost_at.is_some_and(|at| at.elapsed() < Self::SUSPECT_FOR)
+        let lost_at = self.lost_at.load(Ordering::Relaxed);
+        lost_at != 0 && self.now_ms() - lost_at < Self::SUSPECT_FOR.as_millis() as u64
     }
 
     /// Whether `error` came from a connection that no longer works: only a
@@ -59,7 +77,7 @@ impl Liveness {
     pub(crate) fn lost(&self, error: &Error, conn: &mut AnyConnection) -> bool {
         let lost = error.kind() == ca_core::ErrorKind::StorageUnavailable && conn.ping().is_err();
         if lost {
-            *self.lost_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+            self.lost_at.store(self.now_ms(), Ordering::Relaxed);
         }
         lost
     }
