@@ -1,9 +1,9 @@
 //! Certificate revocation lists (RFC 5280 §5; SPEC §7 "CRLs").
 //!
 //! The list is written straight to DER as entries arrive, never held as a
-//! tree of structures: a CRL of a million entries costs its encoded size
-//! (about 40–60 bytes an entry) twice over at most — the entries buffer and
-//! the finished CRL — so it builds in well under a few hundred MB.
+//! tree of structures, into the buffer the signed CRL is finished in: a CRL
+//! of a million entries costs its encoded size (about 40–60 bytes an entry)
+//! once.
 
 use chrono::{DateTime, Utc};
 use der::asn1::Ia5String;
@@ -148,10 +148,22 @@ fn push_header(out: &mut Vec<u8>, tag: u8, len: usize) {
     }
 }
 
-fn header_len(len: usize) -> usize {
-    let mut v = Vec::with_capacity(6);
-    push_header(&mut v, 0, len);
-    v.len()
+/// The longest DER header written here: a tag and a four-octet length.
+const MAX_HEADER: usize = 6;
+
+/// A DER header for `tag` and a content of `len` octets.
+fn header(tag: u8, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(MAX_HEADER);
+    push_header(&mut v, tag, len);
+    v
+}
+
+/// Writes `bytes` into `out` so that they end at `end`; returns where they
+/// start.
+fn put_before(out: &mut [u8], end: usize, bytes: &[u8]) -> usize {
+    let start = end - bytes.len();
+    out[start..end].copy_from_slice(bytes);
+    start
 }
 
 fn encode_err(e: der::Error) -> Error {
@@ -193,15 +205,29 @@ impl CertificateAuthority {
             }
         }
 
-        // revokedCertificates: SEQUENCE OF SEQUENCE { serial, date, [exts] },
-        // encoded into 1 MiB chunks: a growing single buffer would double
-        // (and briefly hold both copies) at a million entries.
-        let mut chunks: Vec<Vec<u8>> = Vec::new();
-        let mut revoked = Vec::with_capacity(CHUNK);
+        let signature_alg = self.signer().algorithm().to_der().map_err(encode_err)?;
+        let mut head = Vec::new();
+        // version v2 (INTEGER 1), signature, issuer (the CA subject's exact bytes)
+        head.extend_from_slice(&[0x02, 0x01, 0x01]);
+        head.extend_from_slice(&signature_alg);
+        head.extend_from_slice(self.subject_der());
+        x509_time(params.this_update)?
+            .encode_to_vec(&mut head)
+            .map_err(encode_err)?;
+        x509_time(params.next_update)?
+            .encode_to_vec(&mut head)
+            .map_err(encode_err)?;
+        let crl_exts = self.crl_extensions(params)?;
+
+        // The entries are written once, into the buffer the signed CRL is
+        // finished in, after room for what precedes them: the outer, TBS
+        // and list headers (whose lengths are known only at the end) and
+        // the head. No second copy of the list is ever made (issue 10: one
+        // held in chunks and copied in doubled a publication's peak).
+        let front = 3 * MAX_HEADER + head.len();
+        let mut out = Vec::with_capacity(front + CHUNK);
+        out.resize(front, 0);
         for entry in entries {
-            if revoked.len() > CHUNK - 512 {
-                chunks.push(std::mem::replace(&mut revoked, Vec::with_capacity(CHUNK)));
-            }
             if entry.reason == RevocationReason::RemoveFromCrl && params.delta_base.is_none() {
                 // RFC 5280 §5.3.1: removeFromCRL appears only in delta CRLs.
                 return Err(Error::internal("removeFromCRL belongs only in a delta CRL"));
@@ -222,11 +248,47 @@ impl CertificateAuthority {
                 revocation_date: x509_time(entry.revoked_at)?,
                 crl_entry_extensions: (!exts.is_empty()).then_some(exts),
             }
-            .encode_to_vec(&mut revoked)
+            .encode_to_vec(&mut out)
             .map_err(encode_err)?;
         }
+        if out.len() > u32::MAX as usize / 2 {
+            // Its headers would not fit the room left for them.
+            return Err(Error::internal("a CRL of 2 GiB or more is not written"));
+        }
+        let revoked_bytes = out.len() - front;
+        push_header(&mut out, 0xa0, crl_exts.len());
+        out.extend_from_slice(&crl_exts);
 
-        let mut crl_exts = vec![
+        // Now the lengths are known: the headers and the head go right
+        // before the entries, back to front.
+        let mut start = front;
+        // RFC 5280 §5.1.2.6: an empty list is omitted, not encoded empty.
+        if revoked_bytes > 0 {
+            start = put_before(&mut out, start, &header(0x30, revoked_bytes));
+        }
+        start = put_before(&mut out, start, &head);
+        let tbs_header = header(0x30, out.len() - start);
+        let tbs_start = put_before(&mut out, start, &tbs_header);
+        // Room for the signature, so appending it does not move the list.
+        let sig_room = 16
+            + self
+                .signer()
+                .public_key()
+                .subject_public_key
+                .raw_bytes()
+                .len()
+            + 160;
+        out.reserve_exact(signature_alg.len() + sig_room);
+        Ok(UnsignedCrl {
+            out,
+            tbs_start,
+            signature_alg,
+        })
+    }
+
+    /// The CRL's own extensions (RFC 5280 §5.2), DER.
+    fn crl_extensions(&self, params: &CrlParams) -> Result<Vec<u8>> {
+        let mut exts = vec![
             extension(
                 oids::AUTHORITY_KEY_IDENTIFIER,
                 false,
@@ -240,7 +302,7 @@ impl CertificateAuthority {
         ];
         if let Some(base) = params.delta_base {
             // RFC 5280 §5.2.4: the delta CRL indicator is critical.
-            crl_exts.push(extension(
+            exts.push(extension(
                 oids::DELTA_CRL_INDICATOR,
                 true,
                 &BaseCrlNumber(uint(base)?),
@@ -249,7 +311,7 @@ impl CertificateAuthority {
             // RFC 5280 §5.2.6: a full CRL says where its deltas are (and
             // OpenSSL only consults deltas when it does).
             let uri = Ia5String::new(url).map_err(encode_err)?;
-            crl_exts.push(extension(
+            exts.push(extension(
                 oids::FRESHEST_CRL,
                 false,
                 &FreshestCrl(vec![DistributionPoint {
@@ -261,62 +323,7 @@ impl CertificateAuthority {
                 }]),
             )?);
         }
-        let crl_exts = crl_exts.to_der().map_err(encode_err)?;
-
-        let signature_alg = self.signer().algorithm().to_der().map_err(encode_err)?;
-        let mut head = Vec::new();
-        // version v2 (INTEGER 1), signature, issuer (the CA subject's exact bytes)
-        head.extend_from_slice(&[0x02, 0x01, 0x01]);
-        head.extend_from_slice(&signature_alg);
-        head.extend_from_slice(self.subject_der());
-        x509_time(params.this_update)?
-            .encode_to_vec(&mut head)
-            .map_err(encode_err)?;
-        x509_time(params.next_update)?
-            .encode_to_vec(&mut head)
-            .map_err(encode_err)?;
-
-        chunks.push(revoked);
-        let revoked_bytes: usize = chunks.iter().map(Vec::len).sum();
-        // RFC 5280 §5.1.2.6: an empty list is omitted, not encoded empty.
-        let revoked_len = if revoked_bytes == 0 {
-            0
-        } else {
-            header_len(revoked_bytes) + revoked_bytes
-        };
-        let exts_len = header_len(crl_exts.len()) + crl_exts.len();
-        let tbs_content = head.len() + revoked_len + exts_len;
-        let tbs_total = header_len(tbs_content) + tbs_content;
-
-        // Write the TBSCertList in place inside the final buffer, sign that
-        // slice, then append the signature: one copy of the entries only.
-        let sig_room = 16
-            + self
-                .signer()
-                .public_key()
-                .subject_public_key
-                .raw_bytes()
-                .len()
-            + 160;
-        let mut out = Vec::with_capacity(6 + tbs_total + signature_alg.len() + sig_room);
-        out.extend_from_slice(&[0; 6]); // room for the outer header, fixed below
-        let tbs_start = out.len();
-        push_header(&mut out, 0x30, tbs_content);
-        out.extend_from_slice(&head);
-        drop(head);
-        if revoked_bytes > 0 {
-            push_header(&mut out, 0x30, revoked_bytes);
-            for chunk in chunks {
-                out.extend_from_slice(&chunk);
-            }
-        }
-        push_header(&mut out, 0xa0, crl_exts.len());
-        out.extend_from_slice(&crl_exts);
-        Ok(UnsignedCrl {
-            out,
-            tbs_start,
-            signature_alg,
-        })
+        exts.to_der().map_err(encode_err)
     }
 
     /// Signs an encoded CRL and returns its DER.
@@ -333,17 +340,15 @@ impl CertificateAuthority {
             .encode_to_vec(&mut out)
             .map_err(encode_err)?;
 
-        let outer_content = out.len() - tbs_start;
-        let mut outer = Vec::with_capacity(6);
-        push_header(&mut outer, 0x30, outer_content);
-        let start = tbs_start - outer.len();
-        out[start..tbs_start].copy_from_slice(&outer);
+        let outer = header(0x30, out.len() - tbs_start);
+        let start = put_before(&mut out, tbs_start, &outer);
         out.drain(..start);
         Ok(out)
     }
 }
 
-/// The size of the chunks revoked entries are encoded into.
+/// The list buffer's first size; it doubles from there (and once it is
+/// large the allocator moves its pages rather than copy them).
 const CHUNK: usize = 1 << 20;
 
 #[cfg(test)]
@@ -370,7 +375,7 @@ mod tests {
             let mut v = Vec::new();
             push_header(&mut v, 0x30, len);
             assert_eq!(v, expect);
-            assert_eq!(header_len(len), expect.len());
+            assert_eq!(header(0x30, len), expect);
         }
     }
 }
