@@ -1371,7 +1371,7 @@ fn wrong_passwords_in_parallel_each_count_towards_the_lockout() {
 
 /// Issue 10: the `crls` table kept every CRL's body for ever (~35 MB per
 /// change at a million entries). Bodies nothing serves any more are
-/// emptied; numbers, times and entry counts stay as the history.
+/// deleted; numbers, times and entry counts stay as the history.
 #[test]
 fn only_the_crls_still_served_keep_their_bodies() {
     on_each_backend(|db| {

@@ -11,7 +11,7 @@ use ca_core::Result;
 use crate::db::db_error;
 use crate::mapping::{dt, ts, REVOKED, SUSPENDED};
 use crate::models::CrlRow;
-use crate::schema::{certificates, crl_changes, crls, store_lock};
+use crate::schema::{certificates, crl_changes, crl_parts, crls, store_lock};
 use crate::Tx;
 
 /// Which CRL a row holds.
@@ -38,8 +38,12 @@ impl CrlKind {
     }
 }
 
-/// How far below the newest CRL number a prune looks for bodies to empty.
+/// How far below the newest CRL number a prune looks for bodies to delete.
 const PRUNE_WINDOW: i64 = 64;
+
+/// The largest part a CRL's body is stored in (see the `crl_parts`
+/// migration): what the database copies at once when it writes one.
+const PART: usize = 1 << 20;
 
 /// A signed CRL to store.
 #[derive(Clone, Debug)]
@@ -67,7 +71,7 @@ pub struct StoredCrl {
     pub info: ca_core::api::CrlInfo,
     /// For a delta CRL, the number of its base CRL.
     pub base: Option<u64>,
-    /// The CRL.
+    /// The CRL; empty when its body was pruned.
     pub der: Vec<u8>,
 }
 
@@ -149,7 +153,7 @@ fn listed(row: ListedRow) -> Listed {
     }
 }
 
-fn stored(row: CrlRow) -> StoredCrl {
+fn stored(row: CrlRow, der: Vec<u8>) -> StoredCrl {
     StoredCrl {
         info: ca_core::api::CrlInfo {
             number: row.number as u64,
@@ -158,7 +162,7 @@ fn stored(row: CrlRow) -> StoredCrl {
             entries: row.entries as u64,
         },
         base: row.base_number.map(|b| b as u64),
-        der: row.der,
+        der,
     }
 }
 
@@ -207,7 +211,6 @@ impl Tx<'_> {
         if newest.is_some_and(|n| n >= crl.number) {
             return Ok(false);
         }
-        // Borrowed, not copied: a million-entry CRL is tens of megabytes.
         diesel::insert_into(crls::table)
             .values((
                 crls::number.eq(crl.number as i64),
@@ -219,12 +222,47 @@ impl Tx<'_> {
                 crls::this_update.eq(ts(crl.this_update)),
                 crls::next_update.eq(ts(crl.next_update)),
                 crls::entries.eq(crl.entries as i64),
-                crls::der.eq(&crl.der[..]),
                 crls::covers_change.eq(crl.covers_change),
             ))
             .execute(self.c)
             .map_err(db_error)?;
+        // Borrowed, not copied, one part at a time.
+        for (part, bytes) in crl.der.chunks(PART).enumerate() {
+            diesel::insert_into(crl_parts::table)
+                .values((
+                    crl_parts::number.eq(crl.number as i64),
+                    crl_parts::part.eq(part as i32),
+                    crl_parts::bytes.eq(bytes),
+                ))
+                .execute(self.c)
+                .map_err(db_error)?;
+        }
         Ok(true)
+    }
+
+    /// A CRL row with its body.
+    fn with_body(&mut self, row: Option<CrlRow>) -> Result<Option<StoredCrl>> {
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let der = self.crl_body(row.number)?;
+        Ok(Some(stored(row, der)))
+    }
+
+    /// A CRL's body, its parts in order (empty when it was pruned).
+    fn crl_body(&mut self, number: i64) -> Result<Vec<u8>> {
+        use diesel::connection::DefaultLoadingMode;
+        let parts = crl_parts::table
+            .filter(crl_parts::number.eq(number))
+            .order(crl_parts::part.asc())
+            .select(crl_parts::bytes)
+            .load_iter::<Vec<u8>, DefaultLoadingMode>(self.c)
+            .map_err(db_error)?;
+        let mut der = Vec::new();
+        for part in parts {
+            der.extend_from_slice(&part.map_err(db_error)?);
+        }
+        Ok(der)
     }
 
     /// Until when a base CRL being built is claimed (see
@@ -376,7 +414,7 @@ impl Tx<'_> {
         }
         .optional()
         .map_err(db_error)?;
-        Ok(row.map(stored))
+        self.with_body(row)
     }
 
     /// The number of the latest full (or, with `delta`, delta) CRL, without
@@ -393,11 +431,11 @@ impl Tx<'_> {
         Ok(n.map(|n| n as u64))
     }
 
-    /// Frees the bodies of CRLs nothing serves any more (issue 10: at a
+    /// Deletes the bodies of CRLs nothing serves any more (issue 10: at a
     /// million entries every publication added ~35 MB that was never read
     /// again): all but the latest base, the latest full and the latest
     /// delta CRL keep their number, times and entry count — the history —
-    /// with an empty body. Returns how many were emptied.
+    /// and no body. Returns how many parts were deleted.
     pub fn prune_crl_bodies(&mut self) -> Result<usize> {
         let base: Option<i64> = crls::table
             .filter(crls::kind.eq(CrlKind::Base.code()))
@@ -421,13 +459,11 @@ impl Tx<'_> {
             .first::<Option<i64>>(self.c)
             .map_err(db_error)?
             .unwrap_or(0);
-        diesel::update(
-            crls::table
-                .filter(crls::number.ge(newest - PRUNE_WINDOW))
-                .filter(crls::number.ne_all(keep))
-                .filter(crls::der.ne(Vec::<u8>::new())),
+        diesel::delete(
+            crl_parts::table
+                .filter(crl_parts::number.ge(newest - PRUNE_WINDOW))
+                .filter(crl_parts::number.ne_all(keep)),
         )
-        .set(crls::der.eq(Vec::<u8>::new()))
         .execute(self.c)
         .map_err(db_error)
     }
@@ -440,7 +476,7 @@ impl Tx<'_> {
             .first(self.c)
             .optional()
             .map_err(db_error)?;
-        Ok(row.map(stored))
+        self.with_body(row)
     }
 
     /// Every CRL number, ascending.

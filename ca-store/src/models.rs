@@ -114,7 +114,6 @@ pub struct CrlRow {
     pub this_update: i64,
     pub next_update: i64,
     pub entries: i64,
-    pub der: Vec<u8>,
     pub covers_change: i64,
 }
 

@@ -114,8 +114,15 @@ diesel::table! {
         this_update -> BigInt,
         next_update -> BigInt,
         entries -> BigInt,
-        der -> Binary,
         covers_change -> BigInt,
+    }
+}
+
+diesel::table! {
+    crl_parts (number, part) {
+        number -> BigInt,
+        part -> Integer,
+        bytes -> Binary,
     }
 }
 
