@@ -63,7 +63,15 @@ pub struct Authority {
     /// Since when, and why, writes have been failing for a storage fault
     /// (issue 14): the first write that succeeds again is audited.
     storage_fault: std::sync::Mutex<Option<(chrono::DateTime<chrono::Utc>, String)>>,
+    /// Held while readiness writes: checks that arrive meanwhile wait for
+    /// that write and take its answer instead of queueing their own.
+    readiness_check: std::sync::Mutex<()>,
 }
+
+/// How long a successful write proves the store takes writes, for
+/// readiness (`/health`): a write is a commit with an fsync under the one
+/// write lock, and `/health` is public and polled.
+const READY_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Authority {
     /// Opens the database at `url` (migrating it) for `ca` under `policies`.
@@ -86,6 +94,7 @@ impl Authority {
             ocsp_responder: Default::default(),
             publisher: Default::default(),
             storage_fault: Default::default(),
+            readiness_check: Default::default(),
         })
     }
 
@@ -167,9 +176,25 @@ impl Authority {
         }
     }
 
-    /// Whether the store takes writes now (readiness, issue 14): a write
-    /// transaction that takes the store lock and nothing else.
+    /// Whether the store takes writes now (readiness, issue 14): yes if a
+    /// write succeeded within the last second and none has failed since;
+    /// otherwise a write transaction that takes the store lock and nothing
+    /// else, one at a time (issue 10: every `/health` call was a commit of
+    /// its own, so polling or flooding it queued fsyncs before issuance).
     pub fn check_store_writable(&self) -> Result<()> {
+        let _one_at_a_time = self
+            .readiness_check
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // After a fault, the write that finds the store back records it.
+        let faulted = self
+            .storage_fault
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if !faulted && self.store.committed_within(READY_RECHECK) {
+            return Ok(());
+        }
         self.write(|_| Ok(()))
     }
 

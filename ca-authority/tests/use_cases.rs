@@ -1409,3 +1409,57 @@ fn only_the_crls_still_served_keep_their_bodies() {
         assert!(w.reg.crl_numbers().unwrap().last() > numbers.last());
     });
 }
+
+/// The store's transaction count (each takes the store lock once).
+fn transactions(db: &ca_tests::TestDb) -> i64 {
+    #[derive(QueryableByName)]
+    struct Lock {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        writes: i64,
+    }
+    let mut conn = ca_store::db::open_pools(&db.url)
+        .unwrap()
+        .write
+        .get()
+        .unwrap();
+    diesel::sql_query("SELECT writes FROM store_lock WHERE id = 1")
+        .get_result::<Lock>(&mut *conn)
+        .unwrap()
+        .writes
+}
+
+/// Issue 10: readiness (`/health`, public and polled by load balancers)
+/// committed a transaction of its own on every call, an fsync under the
+/// one write lock each. A write that succeeded within the last second
+/// answers it, and checks that come together share one write.
+#[test]
+fn readiness_writes_at_most_once_a_second_and_once_for_many() {
+    on_each_backend(|db| {
+        let w = World::new(db);
+        w.reg.check_store_writable().unwrap();
+        let before = transactions(db);
+        for _ in 0..10 {
+            w.reg.check_store_writable().unwrap();
+        }
+        assert_eq!(transactions(db), before, "{}", db.name);
+        // A second later a check writes again: one for eight at once.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let before = transactions(db);
+        let checks: Vec<_> = (0..8)
+            .map(|_| {
+                let reg = w.reg.clone();
+                std::thread::spawn(move || reg.check_store_writable())
+            })
+            .collect();
+        for c in checks {
+            c.join().unwrap().unwrap();
+        }
+        assert_eq!(transactions(db), before + 1, "{}", db.name);
+        // Any other write counts as well.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        w.technological("after", &w.person);
+        let before = transactions(db);
+        w.reg.check_store_writable().unwrap();
+        assert_eq!(transactions(db), before, "{}", db.name);
+    });
+}

@@ -46,6 +46,9 @@ pub struct Liveness {
     /// lost, plus one (0: never). An atomic, not a lock: every check-out
     /// reads it.
     lost_at: AtomicU64,
+    /// Milliseconds after `since` at which a write last committed, plus
+    /// one (0: never, or a write failed for a storage fault since).
+    committed_at: AtomicU64,
     since: Instant,
 }
 
@@ -53,6 +56,7 @@ impl Default for Liveness {
     fn default() -> Self {
         Liveness {
             lost_at: AtomicU64::new(0),
+            committed_at: AtomicU64::new(0),
             since: Instant::now(),
         }
     }
@@ -69,6 +73,21 @@ impl Liveness {
     fn suspect(&self) -> bool {
         let lost_at = self.lost_at.load(Ordering::Relaxed);
         lost_at != 0 && self.now_ms() - lost_at < Self::SUSPECT_FOR.as_millis() as u64
+    }
+
+    pub(crate) fn committed(&self) {
+        self.committed_at.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn write_failed(&self) {
+        self.committed_at.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether a write committed within `within` and none failed for a
+    /// storage fault since.
+    pub(crate) fn committed_within(&self, within: Duration) -> bool {
+        let at = self.committed_at.load(Ordering::Relaxed);
+        at != 0 && self.now_ms() - at < within.as_millis() as u64
     }
 
     /// Whether `error` came from a connection that no longer works: only a

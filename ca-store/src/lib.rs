@@ -132,14 +132,30 @@ impl Store {
     /// outcome is unknown, and the caller's own recovery (a retried
     /// envelope finds its request, a reservation is finished) settles it.
     pub fn write<T>(&self, mut f: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        match self.writer.write_once(&mut f) {
+        let result = match self.writer.write_once(&mut f) {
             Err((e, true)) => {
                 tracing::warn!(error = %e, "database connection lost before the commit; retrying once");
                 std::thread::sleep(RETRY_PAUSE);
                 self.writer.write_once(&mut f).map_err(|(e, _)| e)
             }
             other => other.map_err(|(e, _)| e),
+        };
+        match &result {
+            Ok(_) => self.liveness.committed(),
+            Err(e) if e.kind() == ca_core::ErrorKind::StorageUnavailable => {
+                self.liveness.write_failed()
+            }
+            // A refusal: rolled back, and says nothing about the storage.
+            Err(_) => {}
         }
+        result
+    }
+
+    /// Whether a write committed within `within` and none failed for a
+    /// storage fault since: the store takes writes, without a write to
+    /// find out (readiness).
+    pub fn committed_within(&self, within: std::time::Duration) -> bool {
+        self.liveness.committed_within(within)
     }
 
     /// Whether a write recorded a CRL change since the last call (the
