@@ -459,6 +459,11 @@ impl RunningServer {
         RunningServer::start_with(binary, data_dir, port, database_url, admin_password, &[])
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The same with more environment variables.
     pub fn start_with(
         binary: &Path,
