@@ -490,9 +490,11 @@ impl Tx<'_> {
     }
 
     /// Revoked and suspended certificates whose notAfter is at or after
-    /// `horizon`, by serial: a full CRL's entries, handed to `f` as they are
-    /// read from a database cursor (issue 10: a million rows are never held
-    /// at once). An error reading a row is returned after `f`.
+    /// `horizon`: a full CRL's entries, handed to `f` as they are read from
+    /// a database cursor (issue 10: a million rows are never held at once).
+    /// In the order of the index that finds them, not by serial: RFC 5280
+    /// asks for no order, and sorting a million rows took about 0.4 s of a
+    /// 2.7 s publication. An error reading a row is returned after `f`.
     pub fn with_listed_certificates<T>(
         &mut self,
         horizon: DateTime<Utc>,
@@ -503,7 +505,6 @@ impl Tx<'_> {
             .filter(certificates::status.eq_any([REVOKED, SUSPENDED]))
             .filter(certificates::not_after.ge(ts(horizon)))
             .select(LISTED)
-            .order(certificates::serial.asc())
             .load_iter::<ListedRow, DefaultLoadingMode>(self.c)
             .map_err(db_error)?;
         let mut failed = None;
