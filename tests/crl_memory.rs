@@ -10,21 +10,9 @@ use ca_core::CertificateAuthority;
 use ca_tests::{text, TestCa};
 use chrono::{Duration, Utc};
 
-/// A line of /proc/self/status in MiB (Linux).
-fn status_mib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        / 1024
-}
-
 /// Peak resident set size of this process, in MiB.
 fn peak_rss_mib() -> u64 {
-    status_mib("VmHWM:")
+    ca_tests::peak_resident_bytes("self") >> 20
 }
 
 const ENTRIES: usize = 1_000_000;
@@ -57,9 +45,7 @@ fn params(number: u64) -> CrlParams {
 /// Builds the next CRL the way the publisher does; returns its DER, the
 /// process's resident size before and its peak during.
 fn build_next(ca: &CertificateAuthority) -> (Vec<u8>, u64, u64) {
-    // Linux: writing 5 to clear_refs resets VmHWM to the current size.
-    std::fs::write("/proc/self/clear_refs", "5").unwrap();
-    let before = status_mib("VmRSS:");
+    let before = ca_tests::reset_peak_resident("self") >> 20;
     let unsigned = ca.encode_crl(&params(2), entries()).unwrap();
     let der = ca.sign_crl(unsigned).unwrap();
     (der, before, peak_rss_mib())

@@ -65,7 +65,8 @@ fn run(db: &TestDb) {
     // The lookups alone first, for the record.
     let alone = lookups(&server.url, &serial, None, Duration::from_millis(1500));
     let reads_before = crl_store_reads(&metrics);
-    let resident_before = reset_peak_resident(server.pid());
+    let pid = server.pid().to_string();
+    let resident_before = ca_tests::reset_peak_resident(&pid);
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let downloaders: Vec<_> = (0..DOWNLOADERS)
@@ -89,7 +90,7 @@ fn run(db: &TestDb) {
     let downloads: usize = downloaders.into_iter().map(|d| d.join().unwrap()).sum();
     let seconds = started.elapsed().as_secs_f64();
     let reads = crl_store_reads(&metrics) - reads_before;
-    let resident_peak = peak_resident(server.pid());
+    let resident_peak = ca_tests::peak_resident_bytes(&pid);
     eprintln!(
         "{}: {downloads} downloads of a {} kB CRL in {seconds:.1} s; status lookups \
          alone p50 {:.2} ms p99 {:.2} ms ({} answers), during the downloads p50 {:.2} ms \
@@ -168,30 +169,6 @@ fn percentile(sorted: &[f64], p: usize) -> f64 {
         .get((sorted.len() * p / 100).min(sorted.len().saturating_sub(1)))
         .copied()
         .unwrap_or(f64::NAN)
-}
-
-/// A line of /proc/`pid`/status, in bytes.
-fn status_bytes(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse::<u64>()
-        .unwrap()
-        * 1024
-}
-
-/// Resets process `pid`'s peak resident size (Linux: 5 to clear_refs) and
-/// returns its resident size now.
-fn reset_peak_resident(pid: u32) -> u64 {
-    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").unwrap();
-    status_bytes(pid, "VmRSS:")
-}
-
-/// Process `pid`'s peak resident size since the last reset.
-fn peak_resident(pid: u32) -> u64 {
-    status_bytes(pid, "VmHWM:")
 }
 
 /// `ca_crl_store_reads_total` from the metrics listener.

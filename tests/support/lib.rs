@@ -859,3 +859,29 @@ impl Drop for PgCluster {
         }));
     }
 }
+
+/// A process's resident size, in bytes (Linux `/proc/<process>/status`;
+/// `process` is a pid or `self`).
+pub fn resident_bytes(process: &str) -> u64 {
+    status_bytes(process, "VmRSS:")
+}
+
+/// A process's peak resident size since it started or since
+/// [`reset_peak_resident`], in bytes.
+pub fn peak_resident_bytes(process: &str) -> u64 {
+    status_bytes(process, "VmHWM:")
+}
+
+/// Resets a process's peak resident size to its size now (Linux: 5 to
+/// `clear_refs`) and returns that size, in bytes.
+pub fn reset_peak_resident(process: &str) -> u64 {
+    std::fs::write(format!("/proc/{process}/clear_refs"), "5").unwrap();
+    resident_bytes(process)
+}
+
+fn status_bytes(process: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
