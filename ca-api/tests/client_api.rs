@@ -221,6 +221,27 @@ async fn request_lifecycle_through_the_api() {
             .parse()
             .unwrap();
         assert!((86_000..=86_400).contains(&max_age), "{max_age}");
+        // The same CRL as PEM, encoded slice by slice as it goes out.
+        let pem = call(
+            &app,
+            "GET",
+            "/api/v1/crl",
+            None,
+            None,
+            &[("accept", "application/x-pem-file")],
+        )
+        .await;
+        assert_eq!(
+            (pem.status, pem.header("content-type").as_str()),
+            (200, "application/x-pem-file")
+        );
+        assert!(pem.body == ca_core::der_to_pem("X509 CRL", &crl.body).as_bytes());
+        env.t.write("pem.crl", &pem.body);
+        let shown = text(
+            &env.t
+                .openssl(&["crl", "-in", "pem.crl", "-noout", "-CAfile", "ca.pem"]),
+        );
+        assert!(shown.contains("verify OK"), "{shown}");
         let r = call(
             &app,
             "GET",

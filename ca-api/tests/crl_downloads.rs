@@ -5,7 +5,7 @@
 //! memory (the store is asked about it at most once a second, whatever the
 //! number of downloads, per `ca_crl_store_reads_total`), so downloads
 //! never queue for the database the lookups use, and concurrent downloads
-//! cost the server no copy of the CRL each. The latencies are printed for
+//! cost the server no copy of the CRL each, in DER or PEM. The latencies are printed for
 //! the record.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,6 +61,7 @@ fn run(db: &TestDb) {
     let crl = ok(c.json("POST", "/api/v1/admin/crl", None), 201);
     assert_eq!(crl["entries"], u64::from(ENTRIES), "{crl}");
     let full = c.bytes("/api/v1/crl");
+    let pem_len = ca_core::der_to_pem("X509 CRL", &full).len();
 
     // The lookups alone first, for the record.
     let alone = lookups(&server.url, &serial, None, Duration::from_millis(1500));
@@ -70,13 +71,20 @@ fn run(db: &TestDb) {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let downloaders: Vec<_> = (0..DOWNLOADERS)
-        .map(|_| {
-            let (url, stop, len) = (server.url.clone(), stop.clone(), full.len());
+        .map(|i| {
+            // Every other client asks for PEM, made as it goes out.
+            let pem = i % 2 == 1;
+            let len = if pem { pem_len } else { full.len() };
+            let (url, stop) = (server.url.clone(), stop.clone());
             std::thread::spawn(move || {
                 let a = agent();
                 let mut n = 0usize;
                 while !stop.load(Ordering::SeqCst) {
-                    let resp = a.get(format!("{url}/api/v1/crl")).call().unwrap();
+                    let mut get = a.get(format!("{url}/api/v1/crl"));
+                    if pem {
+                        get = get.header("accept", "application/x-pem-file");
+                    }
+                    let resp = get.call().unwrap();
                     assert_eq!(resp.status(), 200);
                     let body = resp.into_body().read_to_vec().unwrap();
                     assert_eq!(body.len(), len, "the CRL changed under the downloads");
@@ -112,7 +120,8 @@ fn run(db: &TestDb) {
     );
     assert!(downloads > 0 && !during.is_empty());
     // Served in slices of the connection's write buffer, not as one chunk
-    // that actix copies into a buffer of the CRL's size per download.
+    // that actix copies into a buffer of the CRL's size per download, and
+    // PEM encoded slice by slice, not into a whole PEM copy per download.
     assert!(
         resident_peak < resident_before + 2 * full.len() as u64,
         "{}: {DOWNLOADERS} concurrent downloads of a {} kB CRL took the server from {} to {} kB",
