@@ -10,7 +10,9 @@
 #  2. GET of a full CRL of N entries (wrk, 8 connections): ours against
 #     nginx serving the same bytes from a file;
 #  3. GET of a certificate's status (wrk, 8 connections): ours against nginx
-#     serving the same JSON from a file.
+#     serving the same JSON from a file;
+#  4. the same lookups while 8 more connections download the CRL in a loop,
+#     each side serving both (req/s and p99).
 #
 #   scripts/bench-peers.sh [N=100000] [ROUNDS=3] [SECONDS=4]
 #
@@ -19,6 +21,8 @@
 # alone (CA_COMMIT_GROUP_MAX=1), to show what group commit buys.
 # BENCH_DATABASE_URL=postgres://… runs our server on that (empty)
 # PostgreSQL database instead of SQLite.
+# SERVER_BIN=path runs that build of our server instead (an A/B against an
+# older commit's binary, saved aside).
 # CA_ALGORITHM=rsa-2048 (or another `algorithm` of policies/ca.toml) runs
 # our CA, and CFSSL's, with that key instead of the shipped RSA-3072.
 #
@@ -44,6 +48,7 @@ fi
 
 cargo build --release -q -p ca-api --bin ca-api --example load
 LOAD=target/release/examples/load
+SERVER_BIN=${SERVER_BIN:-target/release/ca-api}
 
 # Ours: a copy of policies/ whose working profile also auto-approves
 # initial requests (as scripts/load-api.sh): the same checks and signature,
@@ -59,7 +64,7 @@ start() {
   env CA_POLICIES_DIR="$WORK/policies" CA_LISTEN=127.0.0.1:$PORT CA_DATA_DIR="$WORK/data" \
     CA_BOOTSTRAP_ADMIN_PASSWORD=Bootstrap1Pass CA_TICK_SECONDS=3600 RUST_LOG=warn \
     CA_COMMIT_GROUP_MAX=$GROUP_MAX ${BENCH_DATABASE_URL:+DATABASE_URL=$BENCH_DATABASE_URL} \
-    target/release/ca-api >>"$WORK/server.log" 2>&1 &
+    "$SERVER_BIN" >>"$WORK/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 600); do curl -sf "$BASE/health" >/dev/null && return; sleep 0.1; done
   echo "server did not start"; cat "$WORK/server.log"; exit 1
@@ -146,7 +151,7 @@ done
 kill "$CFSSL"; CFSSL=
 fi
 
-# Parts 2 and 3 seed the SQLite file directly: SQLite runs only.
+# Parts 2 to 4 seed the SQLite file directly: SQLite runs only.
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
 # A full CRL of N entries: copies of one certificate row, revoked, written
 # while the server is stopped (as scripts/bench-revocation.sh).
@@ -205,6 +210,26 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "round $r: CRL ours $(last "${GET[ours_crl]}") nginx $(last "${GET[nginx_crl]}"); status ours $(last "${GET[ours_status]}") nginx $(last "${GET[nginx_status]}") req/s"
 done
 
+# 4. Status lookups while 8 connections download the CRL in a loop, each
+# side serving both (issue 10: the lookups must not queue behind the
+# downloads). "req/s p99-ms" of the lookups.
+during() {
+  wrk -t1 -c8 -d"$((SECS + 2))s" "$1" >/dev/null &
+  local dl=$!
+  sleep 1
+  wrk -t1 -c8 -d"${SECS}s" --latency "$2" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /^Requests\/sec/ {r = $2} $1 == "99%" {q = ms($2)} END {print r, q}'
+  wait "$dl"
+}
+for r in $(seq 1 "$ROUNDS"); do
+  read -r a b < <(during "$BASE/api/v1/crl" "$BASE/api/v1/certificates/$LOOKUP")
+  GET[ours_during]+="$a "; GET[ours_during_p99]+="$b "
+  read -r a b < <(during "http://127.0.0.1:$NGINX_PORT/crl.der" "http://127.0.0.1:$NGINX_PORT/status.json")
+  GET[nginx_during]+="$a "; GET[nginx_during_p99]+="$b "
+  echo "round $r, status during CRL downloads: ours $(last "${GET[ours_during]}") req/s p99 $(last "${GET[ours_during_p99]}") ms, nginx $(last "${GET[nginx_during]}") req/s p99 $(last "${GET[nginx_during_p99]}") ms"
+done
+
 fi
 
 m() { med ${1}; }
@@ -228,3 +253,6 @@ o=$(m "${GET[ours_crl]}"); p=$(m "${GET[nginx_crl]}")
 printf '%-44s %12s %12s %10s\n' "GET CRL ($N entries, $CRL_BYTES B) req/s (nginx)" "$o" "$p" "$(ratio "$o" "$p")"
 o=$(m "${GET[ours_status]}"); p=$(m "${GET[nginx_status]}")
 printf '%-44s %12s %12s %10s\n' "GET status req/s (peer: nginx static)" "$o" "$p" "$(ratio "$o" "$p")"
+o=$(m "${GET[ours_during]}"); p=$(m "${GET[nginx_during]}")
+printf '%-44s %12s %12s %10s\n' "  the same while 8 download the CRL" "$o" "$p" "$(ratio "$o" "$p")"
+printf '%-44s %12s %12s\n' "  its p99 ms" "$(m "${GET[ours_during_p99]}")" "$(m "${GET[nginx_during_p99]}")"
