@@ -155,23 +155,65 @@ pub async fn ca_certificate(req: HttpRequest, state: web::Data<AppState>) -> Htt
     media::certificate(&req, state.authority.ca().certificate_der())
 }
 
-/// Whether a large body gives its worker back before its next slice (every
-/// other poll: it asks to be polled again and answers "not yet"). actix
-/// writes a response for as long as the socket takes bytes, and a local
-/// client drains a socket as fast as it is filled, so without this one
-/// download of a big CRL held its worker until the last byte, and the
-/// status lookups on that worker waited (issue 10: crl_downloads.rs, DER
-/// only, debug build: lookups during the downloads p50 4.1 → 1.0-1.5 ms,
-/// p99 26 → 13-17 ms, twice as many answered).
-fn yield_turn(yielded: &mut bool, cx: &mut std::task::Context<'_>) -> bool {
-    *yielded = !*yielded;
-    if *yielded {
-        cx.waker().wake_by_ref();
-    }
-    *yielded
+/// A response body that goes out a slice at a time, its length declared up
+/// front.
+trait SliceSource: Unpin {
+    /// The whole body's length in octets.
+    fn total(&self) -> u64;
+    /// Nothing more to send.
+    fn is_done(&self) -> bool;
+    /// The next slice (called only while not done).
+    fn next_slice(&mut self) -> web::Bytes;
 }
 
-/// A shared body handed to actix in slices of 64 KiB. actix copies each
+/// A sliced body that gives its worker back before each slice (it asks to
+/// be polled again and answers "not yet" every other poll). actix writes a
+/// response for as long as the socket takes bytes, and a local client
+/// drains a socket as fast as it is filled, so without this one download
+/// of a big CRL held its worker until the last byte, and the status
+/// lookups on that worker waited (issue 10: crl_downloads.rs, DER only,
+/// debug build: lookups during the downloads p50 4.1 → 1.0-1.5 ms, p99
+/// 26 → 13-17 ms, twice as many answered; `scripts/bench-peers.sh` with
+/// the 1M CRL, release: p99 14-19 → 7-9 ms).
+struct Yielding<S> {
+    source: S,
+    yielded: bool,
+}
+
+impl<S: SliceSource> Yielding<S> {
+    fn new(source: S) -> Yielding<S> {
+        Yielding {
+            source,
+            yielded: false,
+        }
+    }
+}
+
+impl<S: SliceSource> actix_web::body::MessageBody for Yielding<S> {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.source.total())
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
+        let this = self.get_mut();
+        if this.source.is_done() {
+            return std::task::Poll::Ready(None);
+        }
+        this.yielded = !this.yielded;
+        if this.yielded {
+            cx.waker().wake_by_ref();
+            return std::task::Poll::Pending;
+        }
+        std::task::Poll::Ready(Some(Ok(this.source.next_slice())))
+    }
+}
+
+/// Shared bytes handed to actix in slices of 64 KiB. actix copies each
 /// chunk of a body into the connection's write buffer before writing it,
 /// and frees a buffer grown past 128 KiB after the response. Served as one
 /// chunk, a million-entry CRL (~45 MB) took a 45 MB buffer per download,
@@ -180,7 +222,6 @@ fn yield_turn(yielded: &mut bool, cx: &mut std::task::Context<'_>) -> bool {
 struct Slices {
     rest: web::Bytes,
     len: u64,
-    yielded: bool,
 }
 
 /// The slice size: small enough that the write buffer it is copied into
@@ -194,31 +235,23 @@ impl Slices {
         Slices {
             len: bytes.len() as u64,
             rest: bytes,
-            yielded: false,
         }
     }
 }
 
-impl actix_web::body::MessageBody for Slices {
-    type Error = std::convert::Infallible;
-
-    fn size(&self) -> actix_web::body::BodySize {
-        actix_web::body::BodySize::Sized(self.len)
+impl SliceSource for Slices {
+    fn total(&self) -> u64 {
+        self.len
     }
 
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
-        if self.rest.is_empty() {
-            return std::task::Poll::Ready(None);
-        }
-        if yield_turn(&mut self.yielded, cx) {
-            return std::task::Poll::Pending;
-        }
+    fn is_done(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    fn next_slice(&mut self) -> web::Bytes {
         let n = self.rest.len().min(SLICE);
         // A view into the shared bytes, not a copy.
-        std::task::Poll::Ready(Some(Ok(self.rest.split_to(n))))
+        self.rest.split_to(n)
     }
 }
 
@@ -230,7 +263,6 @@ struct PemSlices {
     der: web::Bytes,
     stage: PemStage,
     len: u64,
-    yielded: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -254,25 +286,20 @@ impl PemSlices {
             len: (frame + text + lines) as u64,
             der,
             stage: PemStage::Begin,
-            yielded: false,
         }
     }
 }
 
-impl actix_web::body::MessageBody for PemSlices {
-    type Error = std::convert::Infallible;
-
-    fn size(&self) -> actix_web::body::BodySize {
-        actix_web::body::BodySize::Sized(self.len)
+impl SliceSource for PemSlices {
+    fn total(&self) -> u64 {
+        self.len
     }
 
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<web::Bytes, Self::Error>>> {
-        if self.stage == PemStage::Body && yield_turn(&mut self.yielded, cx) {
-            return std::task::Poll::Pending;
-        }
+    fn is_done(&self) -> bool {
+        self.stage == PemStage::Done
+    }
+
+    fn next_slice(&mut self) -> web::Bytes {
         let chunk = match self.stage {
             PemStage::Begin => {
                 self.stage = if self.der.is_empty() {
@@ -308,13 +335,12 @@ impl actix_web::body::MessageBody for PemSlices {
                 text.push(b'\n');
                 text
             }
-            PemStage::End => {
+            PemStage::End | PemStage::Done => {
                 self.stage = PemStage::Done;
                 format!("-----END {}-----\n", self.label).into_bytes()
             }
-            PemStage::Done => return std::task::Poll::Ready(None),
         };
-        std::task::Poll::Ready(Some(Ok(chunk.into())))
+        chunk.into()
     }
 }
 
@@ -344,11 +370,11 @@ fn crl_response(req: &HttpRequest, info: &ca_core::api::CrlInfo, der: web::Bytes
         resp.finish()
     } else if media::wants_pem(req) {
         resp.content_type("application/x-pem-file")
-            .body(PemSlices::new("X509 CRL", der))
+            .body(Yielding::new(PemSlices::new("X509 CRL", der)))
     } else {
         // The cached bytes themselves, shared, not copied per download.
         resp.content_type("application/pkix-crl")
-            .body(Slices::new(der))
+            .body(Yielding::new(Slices::new(der)))
     }
 }
 
@@ -442,7 +468,7 @@ mod tests {
     use actix_web::body::{BodySize, MessageBody};
     use actix_web::web;
 
-    use super::{PemSlices, Slices};
+    use super::{PemSlices, Slices, Yielding};
 
     /// Counts the times a body asked to be polled again.
     struct Wakes(AtomicUsize);
@@ -487,7 +513,7 @@ mod tests {
             1, 2, 3, 47, 48, 49, 95, 96, 1000, 49_151, 49_152, 49_153, 200_001,
         ] {
             let der: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
-            let body = PemSlices::new("X509 CRL", web::Bytes::from(der.clone()));
+            let body = Yielding::new(PemSlices::new("X509 CRL", web::Bytes::from(der.clone())));
             let declared = body.size();
             let (out, sizes, pending) = collect(body);
             let whole = ca_core::der_to_pem("X509 CRL", &der);
@@ -499,12 +525,11 @@ mod tests {
             );
             // No chunk much larger than a slice of DER as text.
             assert!(sizes.iter().all(|&n| n <= 66_560), "{sizes:?}");
-            // The worker given back before each slice of text (not before
-            // the BEGIN and END lines).
-            assert_eq!(pending, sizes.len() - 2, "length {len}");
+            // The worker given back before each slice.
+            assert_eq!(pending, sizes.len(), "length {len}");
         }
         // Nothing to encode is the two boundary lines, not a panic.
-        let empty = PemSlices::new("X509 CRL", web::Bytes::new());
+        let empty = Yielding::new(PemSlices::new("X509 CRL", web::Bytes::new()));
         assert_eq!(empty.size(), BodySize::Sized(48));
         let (out, _, _) = collect(empty);
         assert_eq!(out, b"-----BEGIN X509 CRL-----\n-----END X509 CRL-----\n");
@@ -513,7 +538,7 @@ mod tests {
     #[test]
     fn a_body_goes_out_whole_in_slices() {
         let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-        let mut body = Slices::new(web::Bytes::from(bytes.clone()));
+        let mut body = Yielding::new(Slices::new(web::Bytes::from(bytes.clone())));
         assert_eq!(body.size(), BodySize::Sized(100_000));
         let (out, sizes, pending) = collect(&mut body);
         assert_eq!(sizes, [65_536, 34_464]);
